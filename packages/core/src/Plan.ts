@@ -1,0 +1,363 @@
+/**
+ * The plan: what to write so the cluster matches what `sync` returned. Pure data, computed from the
+ * desired children and the observed ones, so every decision is testable without a cluster.
+ *
+ * Change detection uses two facts: a hash of the desired child, stored on the child as an annotation
+ * (catches fields removed from the desired state, which a subset check cannot see), and a subset check of
+ * the desired child against the observed one (catches other writers changing fields we declare). Server
+ * defaults and fields owned by others are extra keys in the observed child and never count as drift.
+ *
+ * @since 0.1.0
+ */
+import { Data, Result } from "effect"
+import type { ChildConfig, UpdatePolicy } from "./Child.ts"
+import type { KubeObject, OwnerReference, ResourceType } from "./Resource.ts"
+import { controllerOf, typeKey } from "./Resource.ts"
+
+/**
+ * Label set on every child: lets the child watches select only this operator's objects.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const operatorLabel = "kubefx.io/operator"
+
+/**
+ * Annotation holding the hash of the desired child last written.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const hashAnnotation = "kubefx.io/desired-hash"
+
+/**
+ * A desired child, normalized: namespace, owner reference, tracking label and hash are set.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DesiredChild {
+  readonly type: ResourceType
+  readonly update: UpdatePolicy
+  readonly object: KubeObject
+  readonly hash: string
+}
+
+/**
+ * One write.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Step =
+  | { readonly _tag: "Create"; readonly type: ResourceType; readonly object: KubeObject }
+  | { readonly _tag: "Apply"; readonly type: ResourceType; readonly object: KubeObject }
+  | { readonly _tag: "Replace"; readonly type: ResourceType; readonly object: KubeObject; readonly current: KubeObject }
+  | { readonly _tag: "Recreate"; readonly type: ResourceType; readonly object: KubeObject; readonly current: KubeObject }
+  | { readonly _tag: "Delete"; readonly type: ResourceType; readonly current: KubeObject }
+
+/**
+ * A desired child that cannot be written because an object of that name exists and is not ours.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Blocked {
+  readonly type: ResourceType
+  readonly object: KubeObject
+  readonly reason: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Plan {
+  readonly steps: ReadonlyArray<Step>
+  readonly blocked: ReadonlyArray<Blocked>
+}
+
+/**
+ * A child returned by `sync` that kubefx refuses to write. Nothing is written for the whole response.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidChild extends Data.TaggedError("InvalidChild")<{ readonly message: string }> {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ParentInfo {
+  readonly object: KubeObject
+  readonly type: ResourceType
+}
+
+const childId = (type: ResourceType, obj: KubeObject): string =>
+  `${typeKey(type)}|${obj.metadata.namespace ?? ""}|${obj.metadata.name ?? ""}`
+
+const describe = (obj: KubeObject): string =>
+  `${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ""}${obj.metadata.name ?? "<no name>"}`
+
+/**
+ * The controller owner reference kubefx puts on every child of `parent`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ownerReference = (parent: KubeObject): OwnerReference => ({
+  apiVersion: parent.apiVersion,
+  kind: parent.kind,
+  name: parent.metadata.name ?? "",
+  uid: parent.metadata.uid ?? "",
+  controller: true,
+  blockOwnerDeletion: true
+})
+
+/**
+ * Checks and normalizes the children a `sync` returned: each must be of a declared child type, named, in the
+ * parent's namespace (owner references cannot cross namespaces) and unique.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const desiredChildren = (
+  operatorName: string,
+  parent: ParentInfo,
+  children: ReadonlyArray<KubeObject>,
+  configs: ReadonlyArray<ChildConfig<any>>
+): Result.Result<ReadonlyArray<DesiredChild>, InvalidChild> => {
+  const out: Array<DesiredChild> = []
+  const seen = new Set<string>()
+  const parentNs = parent.object.metadata.namespace ?? ""
+  for (const child of children) {
+    const config = configs.find((c) => c.type.apiVersion === child.apiVersion && c.type.kind === child.kind)
+    if (config === undefined) {
+      return Result.fail(
+        new InvalidChild({
+          message: `sync returned a ${child.apiVersion} ${child.kind}, which is not among the operator's child types (${
+            configs.map((c) => typeKey(c.type)).join(", ") || "none"
+          })`
+        })
+      )
+    }
+    const name = child.metadata?.name
+    if (typeof name !== "string" || name === "") {
+      return Result.fail(
+        new InvalidChild({ message: `sync returned a ${child.kind} without metadata.name (children need stable names)` })
+      )
+    }
+    let namespace = ""
+    if (config.type.namespaced) {
+      namespace = child.metadata.namespace ?? parentNs
+      if (namespace === "") {
+        return Result.fail(new InvalidChild({ message: `${child.kind} ${name} needs a namespace (the parent is cluster-scoped)` }))
+      }
+      if (parent.type.namespaced && namespace !== parentNs) {
+        return Result.fail(
+          new InvalidChild({
+            message: `${child.kind} ${namespace}/${name} is outside the parent's namespace ${parentNs}; owner references cannot cross namespaces`
+          })
+        )
+      }
+    } else if (parent.type.namespaced) {
+      return Result.fail(
+        new InvalidChild({ message: `${child.kind} ${name} is cluster-scoped and cannot be owned by a namespaced parent` })
+      )
+    }
+    const object = normalize(operatorName, parent.object, child, namespace)
+    const id = childId(config.type, object)
+    if (seen.has(id)) {
+      return Result.fail(new InvalidChild({ message: `sync returned ${describe(object)} twice` }))
+    }
+    seen.add(id)
+    const hash = hashOf(object)
+    out.push({
+      type: config.type,
+      update: config.update,
+      hash,
+      object: withAnnotation(object, hashAnnotation, hash)
+    })
+  }
+  return Result.succeed(out)
+}
+
+const normalize = (operatorName: string, parent: KubeObject, child: KubeObject, namespace: string): KubeObject => {
+  const { status: _status, ...rest } = child
+  const {
+    resourceVersion: _rv,
+    uid: _uid,
+    generation: _g,
+    creationTimestamp: _c,
+    managedFields: _m,
+    deletionTimestamp: _d,
+    ...meta
+  } = child.metadata
+  const owner = ownerReference(parent)
+  const others = (meta.ownerReferences ?? []).filter((o) => o.controller !== true && o.uid !== owner.uid)
+  const annotations = { ...meta.annotations }
+  delete annotations[hashAnnotation]
+  return {
+    ...rest,
+    metadata: {
+      ...meta,
+      ...(namespace === "" ? {} : { namespace }),
+      labels: { ...meta.labels, [operatorLabel]: operatorName },
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+      ownerReferences: [...others, owner]
+    }
+  }
+}
+
+const withAnnotation = (obj: KubeObject, key: string, value: string): KubeObject => ({
+  ...obj,
+  metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [key]: value } }
+})
+
+/**
+ * Canonical JSON: object keys sorted, so equal values hash equally whatever their key order.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const canonicalJson = (value: unknown): string => {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`
+  }
+  return JSON.stringify(value) ?? "null"
+}
+
+/**
+ * A 64-bit FNV-1a hash of a value's canonical JSON, as 16 hex digits. Not cryptographic: it detects change.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const hashOf = (value: unknown): string => {
+  const s = canonicalJson(value)
+  // Two 32-bit lanes of FNV-1a with different offsets approximate a 64-bit hash without BigInt.
+  let h1 = 0x811c9dc5
+  let h2 = 0xcbf29ce4
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    h1 = Math.imul(h1 ^ c, 0x01000193)
+    h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h1 >>> 15)
+  }
+  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0")
+}
+
+/**
+ * Whether every value in `desired` is present and equal in `observed`. Extra keys in `observed` (server
+ * defaults, other writers' fields) are ignored; lists must have the same length.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isSubset = (desired: unknown, observed: unknown): boolean => {
+  if (desired === observed) return true
+  if (Array.isArray(desired)) {
+    return Array.isArray(observed) && observed.length === desired.length &&
+      desired.every((d, i) => isSubset(d, observed[i]))
+  }
+  if (desired !== null && typeof desired === "object") {
+    if (observed === null || typeof observed !== "object" || Array.isArray(observed)) return false
+    for (const [k, v] of Object.entries(desired)) {
+      if (v === undefined) continue
+      if (!isSubset(v, (observed as Record<string, unknown>)[k])) return false
+    }
+    return true
+  }
+  return false
+}
+
+/**
+ * Whether the observed child already is what we want: it carries the desired hash and every desired field.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isUpToDate = (desired: DesiredChild, observed: KubeObject): boolean =>
+  observed.metadata.annotations?.[hashAnnotation] === desired.hash && isSubset(desired.object, observed)
+
+/**
+ * Computes the writes that make `observed` (every child this parent controls, plus any object sitting where a
+ * desired child should be) match `desired`.
+ *
+ * - absent → create (`apply` children are created by server-side apply);
+ * - present, ours, drifted → update by the child's policy (`onDelete`: left as it is);
+ * - present, not ours → blocked (never touched);
+ * - ours, not desired → delete (with a uid precondition);
+ * - ours and being deleted → left to finish.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  parentUid: string,
+  desired: ReadonlyArray<DesiredChild>,
+  observed: ReadonlyArray<{ readonly type: ResourceType; readonly object: KubeObject }>
+): Plan => {
+  const byId = new Map<string, { readonly type: ResourceType; readonly object: KubeObject }>()
+  for (const o of observed) byId.set(childId(o.type, o.object), o)
+  const steps: Array<Step> = []
+  const blocked: Array<Blocked> = []
+  const wanted = new Set<string>()
+  for (const d of desired) {
+    const id = childId(d.type, d.object)
+    wanted.add(id)
+    const current = byId.get(id)?.object
+    if (current === undefined) {
+      steps.push(d.update === "apply" ? { _tag: "Apply", type: d.type, object: d.object } : { _tag: "Create", type: d.type, object: d.object })
+      continue
+    }
+    if (controllerOf(current)?.uid !== parentUid) {
+      const owner = controllerOf(current)
+      blocked.push({
+        type: d.type,
+        object: d.object,
+        reason: owner === undefined
+          ? `${describe(current)} exists and is not owned by this parent; kubefx does not adopt objects`
+          : `${describe(current)} is controlled by ${owner.kind} ${owner.name} (uid ${owner.uid})`
+      })
+      continue
+    }
+    if (current.metadata.deletionTimestamp !== undefined || isUpToDate(d, current)) continue
+    switch (d.update) {
+      case "apply":
+        steps.push({ _tag: "Apply", type: d.type, object: d.object })
+        break
+      case "replace":
+        steps.push({
+          _tag: "Replace",
+          type: d.type,
+          object: current.metadata.resourceVersion === undefined
+            ? d.object
+            : { ...d.object, metadata: { ...d.object.metadata, resourceVersion: current.metadata.resourceVersion } },
+          current
+        })
+        break
+      case "recreate":
+        steps.push({ _tag: "Recreate", type: d.type, object: d.object, current })
+        break
+      case "onDelete":
+        break
+    }
+  }
+  for (const [id, o] of byId) {
+    if (wanted.has(id)) continue
+    if (controllerOf(o.object)?.uid !== parentUid || o.object.metadata.deletionTimestamp !== undefined) continue
+    steps.push({ _tag: "Delete", type: o.type, current: o.object })
+  }
+  return { steps, blocked }
+}
+
+/**
+ * Whether a plan writes nothing.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isEmpty = (plan: Plan): boolean => plan.steps.length === 0

@@ -1,0 +1,343 @@
+/**
+ * One reconcile of one parent: snapshot from the store, decode, finalize or sync, plan, execute, write status.
+ * It never fails: every problem becomes an `Outcome` (retry with backoff, wait for a change, or done) and a
+ * condition on the parent, and nothing is deleted unless `sync` succeeded and left it out.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Data, Duration, Effect, Exit, Result, Schema } from "effect"
+import type { ChildConfig } from "./Child.ts"
+import { Cluster } from "./Cluster.ts"
+import type { ClusterError } from "./ClusterError.ts"
+import * as Conditions from "./Conditions.ts"
+import type { Finalize, Sync, SyncRequest } from "./Handler.ts"
+import { makeChildren } from "./Handler.ts"
+import * as Plan from "./Plan.ts"
+import type { Condition, CustomObject, CustomResource, KubeObject, ResourceType } from "./Resource.ts"
+import { isDeleting, typeKey } from "./Resource.ts"
+import type { Store } from "./Store.ts"
+
+/**
+ * Why a reconcile did not complete.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReconcileFailure extends Data.TaggedError("ReconcileFailure")<{
+  /** Condition reason: `InvalidSpec`, `SyncFailed`, `FinalizeFailed`, `InvalidChild`, `ChildConflict`, `WriteFailed`, `InvalidStatus`. */
+  readonly reason: string
+  readonly message: string
+  readonly retry: boolean
+  readonly cause?: unknown
+}> {}
+
+/**
+ * What the engine does next with a key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome =
+  | { readonly _tag: "Done"; readonly requeueAfter: Duration.Duration | undefined }
+  | { readonly _tag: "Failed"; readonly failure: ReconcileFailure }
+
+/**
+ * What a reconcile needs to know about its operator.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReconcilerConfig<Spec, Status, E, R> {
+  readonly name: string
+  readonly fieldManager: string
+  readonly parent: CustomResource<Spec, Status, any, any>
+  readonly children: ReadonlyArray<ChildConfig<any>>
+  readonly sync: Sync<Spec, Status, E, R>
+  readonly finalize: Finalize<Spec, Status, E, R> | undefined
+  readonly finalizerName: string
+}
+
+const maxMessage = 4096
+const truncate = (s: string): string => (s.length > maxMessage ? `${s.slice(0, maxMessage - 1)}…` : s)
+
+const describeError = (e: unknown): string => {
+  if (e !== null && typeof e === "object") {
+    const m = (e as { message?: unknown }).message
+    const tag = (e as { _tag?: unknown })._tag
+    if (typeof m === "string" && m !== "") return typeof tag === "string" ? `${tag}: ${m}` : m
+    if (typeof tag === "string") return tag
+  }
+  return String(e)
+}
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.findError(cause)
+  if (Result.isSuccess(error)) return describeError(error.success)
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) return `defect: ${describeError(defect.success)}`
+  return Cause.pretty(cause)
+}
+
+const now = Effect.clockWith((c) => c.currentTimeMillis)
+
+const hasFinalizer = (obj: KubeObject, name: string): boolean => obj.metadata.finalizers?.includes(name) ?? false
+
+const sameJson = (a: unknown, b: unknown): boolean => Plan.canonicalJson(a) === Plan.canonicalJson(b)
+
+const statusObject = (obj: KubeObject): Record<string, unknown> => {
+  const s = obj["status"]
+  return s !== null && typeof s === "object" && !Array.isArray(s) ? (s as Record<string, unknown>) : {}
+}
+
+/**
+ * Builds a reconcile function bound to an operator and its store.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <Spec, Status, E, R>(
+  config: ReconcilerConfig<Spec, Status, E, R>,
+  store: Store
+): (key: string) => Effect.Effect<Outcome, never, R | Cluster> => {
+  const parentType: ResourceType = config.parent
+  const childTypes = new Set(config.children.map((c) => typeKey(c.type)))
+  const decodeSpec = Schema.decodeUnknownExit(config.parent.spec)
+  const decodeStatus = Schema.decodeUnknownExit(config.parent.status)
+  const encodeStatus = Schema.encodeUnknownExit(config.parent.status)
+
+  const fail = (reason: string, message: string, retry: boolean, cause?: unknown) =>
+    new ReconcileFailure({ reason, message: truncate(message), retry, ...(cause === undefined ? {} : { cause }) })
+
+  /** Writes `status` if it differs from what the parent has; keeps the store current with the result. */
+  const writeStatus = (parent: KubeObject, status: Record<string, unknown>) =>
+    Effect.gen(function*() {
+      if (sameJson(parent["status"] ?? {}, status)) return parent
+      const cluster = yield* Cluster
+      const written = yield* cluster.replaceStatus(parentType, { ...parent, status }, { fieldManager: config.fieldManager })
+      store.upsert(parentType, written)
+      return written
+    })
+
+  const failureStatus = (parent: KubeObject, failure: ReconcileFailure) =>
+    Effect.gen(function*() {
+      const ts = Conditions.timestamp(yield* now)
+      const generation = parent.metadata.generation
+      const gen = generation === undefined ? {} : { observedGeneration: generation }
+      const current = statusObject(parent)
+      let conditions = Conditions.fromStatus(current)
+      conditions = Conditions.set(conditions, { type: Conditions.Ready, status: "False", reason: failure.reason, message: failure.message, ...gen }, ts)
+      conditions = Conditions.set(conditions, { type: Conditions.ReconcileError, status: "True", reason: failure.reason, message: failure.message, ...gen }, ts)
+      return { ...current, conditions }
+    })
+
+  /** Records a failure on the parent (best effort: the failure itself is what the caller reports). */
+  const reportFailure = (parent: KubeObject, failure: ReconcileFailure) =>
+    failureStatus(parent, failure).pipe(
+      Effect.flatMap((status) => writeStatus(parent, status)),
+      Effect.catch((e: ClusterError) => Effect.logWarning("could not write the failure condition", { error: e.message })),
+      Effect.as<Outcome>({ _tag: "Failed", failure })
+    )
+
+  const successStatus = (parent: KubeObject, userStatus: unknown) =>
+    Effect.gen(function*() {
+      const ts = Conditions.timestamp(yield* now)
+      const encoded = encodeStatus(userStatus)
+      if (Exit.isFailure(encoded)) {
+        return yield* fail("InvalidStatus", `sync returned a status that does not match the status Schema: ${describeCause(encoded.cause)}`, true)
+      }
+      const base = encoded.value !== null && typeof encoded.value === "object" && !Array.isArray(encoded.value)
+        ? (encoded.value as Record<string, unknown>)
+        : {}
+      const existing = Conditions.fromStatus(statusObject(parent))
+      const generation = parent.metadata.generation
+      const gen = generation === undefined ? {} : { observedGeneration: generation }
+      // Conditions the handler returned keep their transition time when unchanged; Ready is the handler's if it set one.
+      let conditions: ReadonlyArray<Condition> = []
+      for (const c of Conditions.fromStatus(base)) {
+        conditions = Conditions.set([...conditions, ...existing.filter((e) => e.type === c.type)], c, ts)
+          .filter((x, i, all) => all.findIndex((y) => y.type === x.type) === i)
+      }
+      const carry = (type: string) => existing.filter((e) => e.type === type)
+      if (Conditions.get(conditions, Conditions.Ready) === undefined) {
+        conditions = Conditions.set([...conditions, ...carry(Conditions.Ready)], { type: Conditions.Ready, status: "True", reason: "Synced", message: "", ...gen }, ts)
+      }
+      conditions = Conditions.set([...conditions, ...carry(Conditions.ReconcileError)], { type: Conditions.ReconcileError, status: "False", reason: "Synced", message: "", ...gen }, ts)
+      return { ...base, ...gen, conditions }
+    })
+
+  const request = (parent: KubeObject, spec: Spec): SyncRequest<Spec, Status> => {
+    const status = decodeStatus(parent["status"])
+    const { status: _raw, ...rest } = parent
+    const typed = {
+      ...rest,
+      spec,
+      ...(Exit.isSuccess(status) ? { status: status.value } : {})
+    } as CustomObject<Spec, Status>
+    const uid = parent.metadata.uid ?? ""
+    const observed = store.childrenOf(uid).filter((c) => childTypes.has(typeKey(c.type))).map((c) => c.object)
+    return { parent: typed, children: makeChildren(observed, parent.metadata.namespace ?? "") }
+  }
+
+  const runHandler = <A>(what: string, reason: string, effect: Effect.Effect<A, E, R>) =>
+    Effect.exit(Effect.suspend(() => effect)).pipe(
+      Effect.flatMap((exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.succeed(exit.value)
+          : Effect.fail(fail(reason, `${what} failed: ${describeCause(exit.cause)}`, true, Cause.squash(exit.cause)))
+      )
+    )
+
+  const patchFinalizers = (parent: KubeObject, finalizers: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const updated = yield* cluster.patch(
+        parentType,
+        { namespace: parent.metadata.namespace ?? "", name: parent.metadata.name ?? "" },
+        { type: "merge", body: { metadata: { finalizers, resourceVersion: parent.metadata.resourceVersion } } },
+        { fieldManager: config.fieldManager }
+      )
+      store.upsert(parentType, updated)
+      return updated
+    })
+
+  const writeFailed = (what: string, e: ClusterError) =>
+    fail("WriteFailed", `${what}: ${e._tag}: ${e.message}`, true, e)
+
+  const execute = (step: Plan.Step) =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const name = (o: KubeObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`
+      switch (step._tag) {
+        case "Create": {
+          const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
+          store.upsert(step.type, created)
+          return
+        }
+        case "Apply": {
+          const applied = yield* cluster.apply(step.type, step.object, { fieldManager: config.fieldManager, force: true })
+          store.upsert(step.type, applied)
+          return
+        }
+        case "Replace": {
+          const replaced = yield* cluster.replace(step.type, step.object, { fieldManager: config.fieldManager })
+          store.upsert(step.type, replaced)
+          return
+        }
+        case "Recreate": {
+          const uid = step.current.metadata.uid
+          const left = yield* cluster.delete(step.type, { namespace: step.current.metadata.namespace ?? "", name: step.current.metadata.name ?? "" }, {
+            propagationPolicy: "Background",
+            ...(uid === undefined ? {} : { preconditions: { uid } })
+          }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
+          if (left !== undefined && left.metadata.deletionTimestamp !== undefined) {
+            store.upsert(step.type, left)
+            return yield* Effect.fail(fail("WriteFailed", `${name(step.current)} is being deleted before it is recreated; waiting`, true))
+          }
+          const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
+          store.upsert(step.type, created)
+          return
+        }
+        case "Delete": {
+          const uid = step.current.metadata.uid
+          const left = yield* cluster.delete(step.type, { namespace: step.current.metadata.namespace ?? "", name: step.current.metadata.name ?? "" }, {
+            propagationPolicy: "Background",
+            ...(uid === undefined ? {} : { preconditions: { uid } })
+          }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
+          if (left === undefined || left.metadata.deletionTimestamp === undefined) store.remove(step.type, step.current)
+          else store.upsert(step.type, left)
+          return
+        }
+      }
+    }).pipe(
+      Effect.mapError((e) =>
+        e instanceof ReconcileFailure
+          ? e
+          : writeFailed(`${step._tag.toLowerCase()} ${"object" in step ? step.object.kind : step.current.kind} ${
+            ("object" in step ? step.object : step.current).metadata.name
+          }`, e)
+      )
+    )
+
+  const finalizeParent = (parent: KubeObject, finalize: Finalize<Spec, Status, E, R>) =>
+    Effect.gen(function*() {
+      const spec = decodeSpec(parent["spec"])
+      if (Exit.isFailure(spec)) {
+        return yield* fail("InvalidSpec", `cannot finalize: spec does not match the ${parent.kind} Schema: ${describeCause(spec.cause)}`, true)
+      }
+      const response = yield* runHandler("finalize", "FinalizeFailed", finalize(request(parent, spec.value)))
+      let current = parent
+      if (response.status !== undefined) {
+        const status = yield* successStatus(current, response.status)
+        current = yield* writeStatus(current, status).pipe(Effect.mapError((e) => writeFailed("status", e)))
+      }
+      if (response.finalized) {
+        yield* patchFinalizers(current, (current.metadata.finalizers ?? []).filter((f) => f !== config.finalizerName)).pipe(
+          Effect.catchTag("NotFound", () => Effect.void),
+          Effect.mapError((e) => writeFailed("remove finalizer", e))
+        )
+        return { _tag: "Done", requeueAfter: undefined } as Outcome
+      }
+      return {
+        _tag: "Done",
+        requeueAfter: Duration.fromInputUnsafe(response.requeueAfter ?? "5 seconds")
+      } as Outcome
+    })
+
+  const syncParent = (initial: KubeObject) =>
+    Effect.gen(function*() {
+      let parent = initial
+      const spec = decodeSpec(parent["spec"])
+      if (Exit.isFailure(spec)) {
+        // Not retried: only a new spec can fix it, and a new spec triggers a reconcile.
+        return yield* fail("InvalidSpec", `spec does not match the ${parent.kind} Schema: ${describeCause(spec.cause)}`, false)
+      }
+      if (config.finalize !== undefined && !hasFinalizer(parent, config.finalizerName)) {
+        parent = yield* patchFinalizers(parent, [...(parent.metadata.finalizers ?? []), config.finalizerName]).pipe(
+          Effect.mapError((e) => writeFailed("add finalizer", e))
+        )
+      }
+      const response = yield* runHandler("sync", "SyncFailed", config.sync(request(parent, spec.value)))
+      const desired = Plan.desiredChildren(config.name, { object: parent, type: parentType }, response.children, config.children)
+      if (Result.isFailure(desired)) return yield* fail("InvalidChild", desired.failure.message, true)
+      const uid = parent.metadata.uid ?? ""
+      const observed: Array<{ type: ResourceType; object: KubeObject }> = store.childrenOf(uid)
+        .filter((c) => childTypes.has(typeKey(c.type)))
+      // Objects sitting where a desired child should be, owned by someone else, must be seen to be left alone.
+      for (const d of desired.success) {
+        const existing = store.get(d.type, `${d.object.metadata.namespace ? `${d.object.metadata.namespace}/` : ""}${d.object.metadata.name}`)
+        if (existing !== undefined && !observed.some((o) => o.object === existing)) observed.push({ type: d.type, object: existing })
+      }
+      const plan = Plan.make(uid, desired.success, observed)
+      const results = yield* Effect.forEach(plan.steps, (step) => Effect.result(execute(step)), { concurrency: 4 })
+      const failed = results.filter(Result.isFailure).map((r) => r.failure)
+      if (failed.length > 0) {
+        return yield* fail("WriteFailed", failed.map((f) => f.message).join("; "), true)
+      }
+      if (plan.blocked.length > 0) {
+        return yield* fail("ChildConflict", plan.blocked.map((b) => b.reason).join("; "), true)
+      }
+      const status = yield* successStatus(parent, response.status)
+      yield* writeStatus(parent, status).pipe(Effect.mapError((e) => writeFailed("status", e)))
+      return {
+        _tag: "Done",
+        requeueAfter: response.requeueAfter === undefined ? undefined : Duration.fromInputUnsafe(response.requeueAfter)
+      } as Outcome
+    })
+
+  return (key: string) =>
+    Effect.gen(function*() {
+      const parent = store.get(parentType, key)
+      if (parent === undefined) return { _tag: "Done", requeueAfter: undefined } as Outcome
+      const run = isDeleting(parent)
+        ? (config.finalize !== undefined && hasFinalizer(parent, config.finalizerName)
+          ? finalizeParent(parent, config.finalize)
+          : Effect.succeed<Outcome>({ _tag: "Done", requeueAfter: undefined }))
+        : syncParent(parent)
+      return yield* run.pipe(
+        Effect.catch((failure: ReconcileFailure) => reportFailure(store.get(parentType, key) ?? parent, failure))
+      )
+    }).pipe(
+      Effect.annotateLogs({ operator: config.name, parent: key }),
+      Effect.withLogSpan("reconcile")
+    )
+}

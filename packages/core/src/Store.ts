@@ -1,0 +1,148 @@
+/**
+ * The cache of observed objects, one per operator: filled by the watchers and by the results of the
+ * operator's own writes (so a reconcile never acts on a state older than what it just wrote), read by
+ * reconciles. Children are indexed by their controller's uid.
+ *
+ * Objects are never mutated after they enter the store; readers get them as they are.
+ *
+ * @since 0.1.0
+ */
+import type { KubeObject, ResourceType } from "./Resource.ts"
+import { controllerOf, keyOf, refOf, typeKey } from "./Resource.ts"
+
+/**
+ * A change the store accepted. `previous` is absent for additions, `current` for deletions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Change {
+  readonly type: ResourceType
+  readonly previous: KubeObject | undefined
+  readonly current: KubeObject | undefined
+}
+
+interface Entry {
+  readonly type: ResourceType
+  readonly object: KubeObject
+}
+
+/**
+ * Compares resourceVersions. They are opaque by contract, but every API server in practice (etcd revisions)
+ * issues increasing integers; when both parse as integers we use that to refuse going backwards (a watch event
+ * older than the result of our own write), otherwise any different version is newer.
+ */
+const isOlder = (candidate: string | undefined, current: string | undefined): boolean => {
+  if (candidate === undefined || current === undefined) return false
+  if (/^\d+$/.test(candidate) && /^\d+$/.test(current)) {
+    return candidate.length < current.length || (candidate.length === current.length && candidate < current)
+  }
+  return false
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Store {
+  readonly get: (type: ResourceType, key: string) => KubeObject | undefined
+  readonly list: (type: ResourceType) => ReadonlyArray<KubeObject>
+  readonly size: (type: ResourceType) => number
+  /** Children whose controller ownerReference points at `ownerUid`, of any child type. */
+  readonly childrenOf: (ownerUid: string) => ReadonlyArray<Entry>
+  /** An object was added or modified. Ignored (returns undefined) when not newer than what is stored. */
+  readonly upsert: (type: ResourceType, object: KubeObject) => Change | undefined
+  /** An object is gone. */
+  readonly remove: (type: ResourceType, object: KubeObject) => Change | undefined
+  /** Replaces every object of a type at once (after a relist): changes include deletions for vanished objects. */
+  readonly replaceAll: (type: ResourceType, objects: ReadonlyArray<KubeObject>) => ReadonlyArray<Change>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (): Store => {
+  const byType = new Map<string, Map<string, KubeObject>>()
+  const byOwner = new Map<string, Map<string, Entry>>()
+  const bucket = (type: ResourceType): Map<string, KubeObject> => {
+    const k = typeKey(type)
+    let m = byType.get(k)
+    if (m === undefined) {
+      m = new Map()
+      byType.set(k, m)
+    }
+    return m
+  }
+  const indexKey = (type: ResourceType, key: string) => `${typeKey(type)}|${key}`
+  const unindex = (type: ResourceType, key: string, obj: KubeObject) => {
+    const uid = controllerOf(obj)?.uid
+    if (uid === undefined) return
+    const m = byOwner.get(uid)
+    if (m === undefined) return
+    m.delete(indexKey(type, key))
+    if (m.size === 0) byOwner.delete(uid)
+  }
+  const index = (type: ResourceType, key: string, obj: KubeObject) => {
+    const uid = controllerOf(obj)?.uid
+    if (uid === undefined) return
+    let m = byOwner.get(uid)
+    if (m === undefined) {
+      m = new Map()
+      byOwner.set(uid, m)
+    }
+    m.set(indexKey(type, key), { type, object: obj })
+  }
+  const upsert = (type: ResourceType, object: KubeObject): Change | undefined => {
+    const m = bucket(type)
+    const key = keyOf(refOf(object))
+    const previous = m.get(key)
+    if (previous !== undefined) {
+      const rv = object.metadata.resourceVersion
+      if (rv !== undefined && rv === previous.metadata.resourceVersion) return undefined
+      if (isOlder(rv, previous.metadata.resourceVersion)) return undefined
+      unindex(type, key, previous)
+    }
+    m.set(key, object)
+    index(type, key, object)
+    return { type, previous, current: object }
+  }
+  const remove = (type: ResourceType, object: KubeObject): Change | undefined => {
+    const m = bucket(type)
+    const key = keyOf(refOf(object))
+    const previous = m.get(key)
+    if (previous === undefined) return undefined
+    // A deletion seen by a watch that lags behind a re-creation we already stored must not remove the new object.
+    if (previous.metadata.uid !== undefined && object.metadata.uid !== undefined && previous.metadata.uid !== object.metadata.uid) {
+      return undefined
+    }
+    m.delete(key)
+    unindex(type, key, previous)
+    return { type, previous, current: undefined }
+  }
+  return {
+    get: (type, key) => bucket(type).get(key),
+    list: (type) => Array.from(bucket(type).values()),
+    size: (type) => bucket(type).size,
+    childrenOf: (uid) => Array.from(byOwner.get(uid)?.values() ?? []),
+    upsert,
+    remove,
+    replaceAll: (type, objects) => {
+      const m = bucket(type)
+      const fresh = new Set(objects.map((o) => keyOf(refOf(o))))
+      const changes: Array<Change> = []
+      for (const [key, previous] of Array.from(m)) {
+        if (!fresh.has(key)) {
+          m.delete(key)
+          unindex(type, key, previous)
+          changes.push({ type, previous, current: undefined })
+        }
+      }
+      for (const o of objects) {
+        const c = upsert(type, o)
+        if (c !== undefined) changes.push(c)
+      }
+      return changes
+    }
+  }
+}

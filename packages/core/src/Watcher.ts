@@ -1,0 +1,166 @@
+/**
+ * List + watch of one type, as an endless `Stream` that never fails: it lists (paged), watches from the list's
+ * resourceVersion, resumes after a watch ends from the last version seen (bookmarks included), relists on
+ * `Gone` (410), and reconnects after any other error with jittered backoff that resets after a healthy period.
+ *
+ * A relist is delivered as one `Restarted` event holding the complete set, so the store can replace its
+ * contents atomically and report deletions that happened while the watch was down.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Queue, Random, Schedule, Stream } from "effect"
+import type { Selection } from "./Cluster.ts"
+import { Cluster } from "./Cluster.ts"
+import type { ClusterError } from "./ClusterError.ts"
+import type { KubeObject, ResourceType } from "./Resource.ts"
+import { typeKey } from "./Resource.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type WatcherEvent =
+  | { readonly _tag: "Restarted"; readonly objects: ReadonlyArray<KubeObject> }
+  | { readonly _tag: "Applied"; readonly object: KubeObject }
+  | { readonly _tag: "Deleted"; readonly object: KubeObject }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WatcherOptions extends Selection {
+  /** List page size. Default 500. */
+  readonly pageSize?: number
+  /** Delay between reconnect attempts after errors. Default: exponential from 200 ms, capped at 30 s, jittered. */
+  readonly backoff?: Schedule.Schedule<unknown, ClusterError>
+  /** A watch that ran this long without failing resets the backoff. Default 2 minutes. */
+  readonly healthyAfter?: Duration.Input
+  /** Server-side watch timeout bounds in seconds; a random value in the range is used per watch. Default [300, 600]. */
+  readonly timeoutSeconds?: readonly [number, number]
+}
+
+/**
+ * The default reconnect backoff.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultBackoff: Schedule.Schedule<unknown, ClusterError> = Schedule.min([
+  Schedule.exponential("200 millis", 2),
+  Schedule.spaced("30 seconds")
+]).pipe(Schedule.jittered)
+
+/**
+ * Lists every page of a type.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const listAll = (
+  type: ResourceType,
+  selection: Selection & { readonly pageSize?: number }
+): Effect.Effect<{ readonly items: ReadonlyArray<KubeObject>; readonly resourceVersion: string }, ClusterError, Cluster> =>
+  Effect.gen(function*() {
+    const cluster = yield* Cluster
+    const items: Array<KubeObject> = []
+    let cont: string | undefined
+    let resourceVersion = ""
+    do {
+      const page = yield* cluster.list(type, {
+        ...selectionOf(selection),
+        limit: selection.pageSize ?? 500,
+        ...(cont === undefined ? {} : { continue: cont })
+      })
+      for (const item of page.items) items.push(item)
+      // The first page's version is the snapshot every page belongs to.
+      if (resourceVersion === "") resourceVersion = page.resourceVersion
+      cont = page.continue
+    } while (cont !== undefined && cont !== "")
+    return { items, resourceVersion }
+  })
+
+const selectionOf = (s: Selection): Selection => ({
+  ...(s.namespace === undefined ? {} : { namespace: s.namespace }),
+  ...(s.labelSelector === undefined ? {} : { labelSelector: s.labelSelector }),
+  ...(s.fieldSelector === undefined ? {} : { fieldSelector: s.fieldSelector })
+})
+
+/**
+ * The watcher stream for one type and selection.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.Stream<WatcherEvent, never, Cluster> =>
+  Stream.callback<WatcherEvent, never, Cluster>((queue) =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const selection = selectionOf(options)
+      const [minT, maxT] = options.timeoutSeconds ?? [300, 600]
+      const healthyAfter = Duration.toMillis(Duration.fromInputUnsafe(options.healthyAfter ?? "2 minutes"))
+      const backoffSchedule = options.backoff ?? defaultBackoff
+      let step = yield* Schedule.toStep(backoffSchedule)
+      let resourceVersion: string | undefined
+      const log = (message: string, error?: ClusterError) =>
+        Effect.logWarning(message, ...(error ? [{ error: error._tag, message: error.message }] : [])).pipe(
+          Effect.annotateLogs({ watcher: typeKey(type), ...(options.namespace ? { namespace: options.namespace } : {}) })
+        )
+      const backoff = (error: ClusterError) =>
+        Effect.gen(function*() {
+          const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+          const delay = yield* step(now, error).pipe(
+            Effect.map(([, d]) => d),
+            Effect.catchCause(() => Effect.succeed(Duration.seconds(30)))
+          )
+          yield* Effect.sleep(delay)
+        })
+      const offer = (e: WatcherEvent) => Queue.offer(queue, e)
+
+      while (true) {
+        if (resourceVersion === undefined) {
+          const listed = yield* Effect.result(listAll(type, { ...selection, ...(options.pageSize ? { pageSize: options.pageSize } : {}) }))
+          if (listed._tag === "Failure") {
+            yield* log("list failed; retrying", listed.failure)
+            yield* backoff(listed.failure)
+            continue
+          }
+          resourceVersion = listed.success.resourceVersion
+          yield* offer({ _tag: "Restarted", objects: listed.success.items })
+        }
+        const timeoutSeconds = minT + Math.floor((yield* Random.next) * (maxT - minT + 1))
+        const startedAt = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        const result = yield* Effect.result(
+          cluster.watch(type, { ...selection, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
+            Stream.runForEach((event) =>
+              Effect.suspend(() => {
+                const rv = event.object.metadata.resourceVersion
+                if (rv !== undefined && rv !== "") resourceVersion = rv
+                switch (event.type) {
+                  case "BOOKMARK":
+                    return Effect.void
+                  case "DELETED":
+                    return offer({ _tag: "Deleted", object: event.object })
+                  default:
+                    return offer({ _tag: "Applied", object: event.object })
+                }
+              })
+            )
+          )
+        )
+        const ranFor = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - startedAt
+        if (ranFor >= healthyAfter) step = yield* Schedule.toStep(backoffSchedule)
+        if (result._tag === "Success") {
+          // A server that keeps ending watches at once must not turn this loop into a hot loop.
+          if (ranFor < 1000) yield* Effect.sleep("1 second")
+          continue
+        }
+        const error = result.failure
+        if (error._tag === "Gone") {
+          yield* log("watch history compacted (410 Gone); relisting")
+          resourceVersion = undefined
+          continue
+        }
+        yield* log("watch failed; reconnecting", error)
+        yield* backoff(error)
+      }
+    }), { bufferSize: 4096 })
