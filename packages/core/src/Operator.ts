@@ -169,6 +169,9 @@ export interface ControllerStats extends WorkQueue.Stats {
   readonly reconciles: number
   readonly failures: number
   readonly parents: number
+  /** Watchers currently connected and streaming (the rest are listing or waiting to reconnect). */
+  readonly watchersReady: number
+  readonly watchers: number
 }
 
 const reconcileTotal = Metric.counter("kubefx_reconcile_total", { description: "Reconciles by operator and result", incremental: true })
@@ -213,11 +216,12 @@ export const run = <Spec, Status, E, R>(
     const syncedFlags = yield* Effect.forEach(watches, () => Deferred.make<void>())
     const allSynced = yield* Deferred.make<void>()
 
+    const watcherStates: Array<Watcher.WatcherState> = watches.map(() => "listing")
     const onChange = (change: Store.Change) =>
       Effect.forEach(Trigger.keysFor(parentType, change), (key) => queue.add(key), { discard: true })
 
     yield* Effect.forEach(watches, (w, i) =>
-      Watcher.watch(w.type, w.options).pipe(
+      Watcher.watch(w.type, { ...w.options, onState: (s) => Effect.sync(() => { watcherStates[i] = s }) }).pipe(
         Stream.runForEach((event) =>
           Effect.suspend(() => {
             switch (event._tag) {
@@ -350,7 +354,14 @@ export const run = <Spec, Status, E, R>(
       synced: Deferred.await(allSynced),
       hasSynced: Deferred.isDone(allSynced),
       isIdle: Effect.map(queue.isIdle, (idle) => idle && inflight.size === 0),
-      stats: Effect.map(queue.stats, (s) => ({ ...s, reconciles, failures, parents: store.size(parentType) }))
+      stats: Effect.map(queue.stats, (s) => ({
+        ...s,
+        reconciles,
+        failures,
+        parents: store.size(parentType),
+        watchers: watches.length,
+        watchersReady: watcherStates.filter((x) => x === "watching").length
+      }))
     } satisfies Controller
   })
 

@@ -37,7 +37,15 @@ export interface WatcherOptions extends Selection {
   readonly healthyAfter?: Duration.Input
   /** Server-side watch timeout bounds in seconds; a random value in the range is used per watch. Default [300, 600]. */
   readonly timeoutSeconds?: readonly [number, number]
+  /** Told when the watcher starts listing, is watching, or waits to reconnect (for health checks and tests). */
+  readonly onState?: (state: WatcherState) => Effect.Effect<void>
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type WatcherState = "listing" | "watching" | "reconnecting"
 
 /**
  * The default reconnect backoff.
@@ -107,6 +115,7 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         )
       const backoff = (error: ClusterError) =>
         Effect.gen(function*() {
+          yield* state("reconnecting")
           const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
           const delay = yield* step(now, error).pipe(
             Effect.map(([, d]) => d),
@@ -115,9 +124,11 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
           yield* Effect.sleep(delay)
         })
       const offer = (e: WatcherEvent) => Queue.offer(queue, e)
+      const state = options.onState ?? (() => Effect.void)
 
       while (true) {
         if (resourceVersion === undefined) {
+          yield* state("listing")
           const listed = yield* Effect.result(listAll(type, { ...selection, ...(options.pageSize ? { pageSize: options.pageSize } : {}) }))
           if (listed._tag === "Failure") {
             yield* log("list failed; retrying", listed.failure)
@@ -129,6 +140,7 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         }
         const timeoutSeconds = minT + Math.floor((yield* Random.next) * (maxT - minT + 1))
         const startedAt = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        yield* state("watching")
         const result = yield* Effect.result(
           cluster.watch(type, { ...selection, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
             Stream.runForEach((event) =>

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Builtin from "../src/Builtin.ts"
+import type { KubeObject } from "../src/Resource.ts"
+import * as Store from "../src/Store.ts"
+
+const cm = (name: string, rv: string, owner?: string, uid = `uid-${name}`): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: {
+    name,
+    namespace: "ns",
+    uid,
+    resourceVersion: rv,
+    ...(owner ? { ownerReferences: [{ apiVersion: "x/v1", kind: "P", name: "p", uid: owner, controller: true }] } : {})
+  }
+})
+
+describe("Store", () => {
+  it("indexes children by controller uid and re-indexes when the owner changes", () => {
+    const s = Store.make()
+    s.upsert(Builtin.ConfigMap, cm("a", "1", "o1"))
+    s.upsert(Builtin.ConfigMap, cm("b", "2", "o1"))
+    expect(s.childrenOf("o1").map((e) => e.object.metadata.name).sort()).toEqual(["a", "b"])
+    s.upsert(Builtin.ConfigMap, cm("b", "3", "o2"))
+    expect(s.childrenOf("o1").map((e) => e.object.metadata.name)).toEqual(["a"])
+    expect(s.childrenOf("o2").map((e) => e.object.metadata.name)).toEqual(["b"])
+    s.remove(Builtin.ConfigMap, cm("a", "4", "o1"))
+    expect(s.childrenOf("o1")).toEqual([])
+  })
+
+  it("ignores an event at the stored resourceVersion or an older one (our own write already stored)", () => {
+    const s = Store.make()
+    expect(s.upsert(Builtin.ConfigMap, cm("a", "10"))).toBeDefined()
+    expect(s.upsert(Builtin.ConfigMap, cm("a", "10"))).toBeUndefined()
+    expect(s.upsert(Builtin.ConfigMap, cm("a", "9"))).toBeUndefined()
+    expect(s.get(Builtin.ConfigMap, "ns/a")?.metadata.resourceVersion).toBe("10")
+    expect(s.upsert(Builtin.ConfigMap, cm("a", "11"))?.previous?.metadata.resourceVersion).toBe("10")
+  })
+
+  it("a late deletion of an older incarnation does not remove the re-created object", () => {
+    const s = Store.make()
+    s.upsert(Builtin.ConfigMap, cm("a", "20", undefined, "new"))
+    expect(s.remove(Builtin.ConfigMap, cm("a", "15", undefined, "old"))).toBeUndefined()
+    expect(s.get(Builtin.ConfigMap, "ns/a")?.metadata.uid).toBe("new")
+  })
+
+  it("replaceAll reports deletions for objects that vanished while the watch was down", () => {
+    const s = Store.make()
+    s.upsert(Builtin.ConfigMap, cm("a", "1"))
+    s.upsert(Builtin.ConfigMap, cm("b", "2"))
+    const changes = s.replaceAll(Builtin.ConfigMap, [cm("b", "2"), cm("c", "5")])
+    expect(changes.map((c) => [c.previous?.metadata.name, c.current?.metadata.name])).toEqual([["a", undefined], [undefined, "c"]])
+    expect(s.list(Builtin.ConfigMap).map((o) => o.metadata.name).sort()).toEqual(["b", "c"])
+  })
+})
