@@ -1,0 +1,6 @@
+/**
+ * @kubefx/testkit: tools for testing operators, from fakes to a real API server.
+ *
+ * @since 0.1.0
+ */
+export * as Envtest from "./Envtest.ts"

@@ -1,0 +1,238 @@
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Redacted, Scope } from "effect"
+import { Envtest } from "../src/index.ts"
+
+// These tests need the binaries (scripts/envtest-assets.sh builds them once). Without them the
+// tests fail; set KUBEFX_ENVTEST=0 to switch the file off explicitly.
+
+const widgetCrd = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "widgets.test.kubefx.io" },
+  spec: {
+    group: "test.kubefx.io",
+    scope: "Namespaced",
+    names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
+    versions: [{
+      name: "v1",
+      served: true,
+      storage: true,
+      subresources: { status: {} },
+      schema: {
+        openAPIV3Schema: {
+          type: "object",
+          properties: {
+            spec: { type: "object", properties: { size: { type: "integer", minimum: 1 } }, required: ["size"] },
+            status: { type: "object", properties: { ready: { type: "boolean" } } }
+          }
+        }
+      }
+    }]
+  }
+}
+
+const run = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  Effect.callback<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resume) => {
+    execFile(command, args, { env }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+      resume(Effect.succeed({ code, stdout: String(stdout), stderr: String(stderr) }))
+    })
+  })
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Envtest directories in the temp dir and the processes whose command line names one. */
+const leftovers = Effect.gen(function*() {
+  const dirs = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("kubefx-envtest-"))
+  const ps = yield* run("ps", ["-eo", "pid=,args="])
+  const procs = ps.stdout.split("\n").filter((line) => line.includes(path.join(os.tmpdir(), "kubefx-envtest-")))
+    .map((line) => line.trim().split(/\s+/)[0] ?? "")
+  return { dirs, procs }
+})
+
+/** Asserts that whatever ran between `before` and now left no directory and no process behind. */
+const assertNothingNew = (before: { dirs: Array<string>; procs: Array<string> }) =>
+  Effect.gen(function*() {
+    const after = yield* leftovers
+    assert.deepStrictEqual(after.dirs.filter((d) => !before.dirs.includes(d)), [], "leftover directories")
+    assert.deepStrictEqual(after.procs.filter((p) => !before.procs.includes(p)), [], "leftover processes")
+  })
+
+const field = (value: unknown, ...keys: Array<string>): unknown =>
+  keys.reduce<unknown>((v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined), value)
+
+describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
+  it.live("serves a real API server: kubectl, CRDs, RBAC; closing the scope leaves nothing", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const env = yield* Envtest.make({ crds: [widgetCrd] }).pipe(Scope.provide(scope))
+      assert.match(env.server, /^https:\/\/127\.0\.0\.1:\d+$/)
+      assert.isTrue(fs.existsSync(env.dir))
+      assert.deepStrictEqual(env.processes.map((p) => p.name), ["etcd", "kube-apiserver"])
+      for (const p of env.processes) assert.isTrue(isAlive(p.pid), `${p.name} runs`)
+
+      // kubectl reads the kubeconfig: the admin context lists namespaces
+      const kubectl = yield* run("kubectl", ["--kubeconfig", env.kubeconfigPath, "get", "namespaces", "-o", "name"])
+      assert.strictEqual(kubectl.code, 0, kubectl.stderr)
+      assert.include(kubectl.stdout, "namespace/default")
+      assert.include(kubectl.stdout, "namespace/kube-system")
+
+      // the CRD is installed and served: create an object, read it back, and see its schema enforced
+      const created = yield* Envtest.request(env, {
+        method: "POST",
+        path: "/apis/test.kubefx.io/v1/namespaces/default/widgets",
+        body: { apiVersion: "test.kubefx.io/v1", kind: "Widget", metadata: { name: "w1" }, spec: { size: 3 } }
+      })
+      assert.strictEqual(created.status, 201, JSON.stringify(created.body))
+      const read = yield* Envtest.request(env, { path: "/apis/test.kubefx.io/v1/namespaces/default/widgets/w1" })
+      assert.strictEqual(read.status, 200)
+      assert.strictEqual(field(read.body, "spec", "size"), 3)
+      const invalid = yield* Envtest.request(env, {
+        method: "POST",
+        path: "/apis/test.kubefx.io/v1/namespaces/default/widgets",
+        body: { apiVersion: "test.kubefx.io/v1", kind: "Widget", metadata: { name: "w2" }, spec: { size: 0 } }
+      })
+      assert.strictEqual(invalid.status, 422)
+      const status = yield* Envtest.request(env, {
+        method: "PATCH",
+        path: "/apis/test.kubefx.io/v1/namespaces/default/widgets/w1/status",
+        contentType: "application/merge-patch+json",
+        body: { status: { ready: true } }
+      })
+      assert.strictEqual(status.status, 200)
+      assert.strictEqual(field(status.body, "status", "ready"), true)
+
+      // RBAC: the restricted user is authenticated (403, not 401) and denied; anonymous too
+      const denied = yield* Envtest.request(env, { path: "/api/v1/namespaces", as: "restricted" })
+      assert.strictEqual(denied.status, 403)
+      assert.include(String(field(denied.body, "message")), `User "${Envtest.restrictedUser}"`)
+      const anonymous = yield* Envtest.request(env, { path: "/api/v1/namespaces", as: "anonymous" })
+      assert.strictEqual(anonymous.status, 403)
+      const kubectlDenied = yield* run("kubectl", [
+        "--kubeconfig", env.kubeconfigPath, "--context", "envtest-restricted", "get", "namespaces"
+      ])
+      assert.notStrictEqual(kubectlDenied.code, 0)
+      assert.include(kubectlDenied.stderr, "Forbidden")
+      // the token works as a bearer token and is not printed by the Redacted wrapper
+      assert.notInclude(String(env.restrictedUserToken), Redacted.value(env.restrictedUserToken))
+
+      yield* Scope.close(scope, Exit.void)
+      for (const p of env.processes) assert.isFalse(isAlive(p.pid), `${p.name} (pid ${p.pid}) stopped`)
+      assert.isFalse(fs.existsSync(env.dir), "temp dir removed")
+    }), 240_000)
+
+  it.live("with controllerManager: namespaces are deleted and owned objects collected", () =>
+    Effect.gen(function*() {
+      const env = yield* Envtest.make({ controllerManager: true })
+      assert.deepStrictEqual(env.processes.map((p) => p.name), ["etcd", "kube-apiserver", "kube-controller-manager"])
+      const ns = yield* Envtest.request(env, {
+        method: "POST",
+        path: "/api/v1/namespaces",
+        body: { apiVersion: "v1", kind: "Namespace", metadata: { name: "gc" } }
+      })
+      assert.strictEqual(ns.status, 201)
+      const owner = yield* Envtest.request(env, {
+        method: "POST",
+        path: "/api/v1/namespaces/gc/configmaps",
+        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owner" } }
+      })
+      assert.strictEqual(owner.status, 201)
+      const uid = String(field(owner.body, "metadata", "uid"))
+      const child = yield* Envtest.request(env, {
+        method: "POST",
+        path: "/api/v1/namespaces/gc/configmaps",
+        body: {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "child", ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid }] }
+        }
+      })
+      assert.strictEqual(child.status, 201)
+      const deleted = yield* Envtest.request(env, { method: "DELETE", path: "/api/v1/namespaces/gc/configmaps/owner" })
+      assert.strictEqual(deleted.status, 200)
+
+      const poll = (what: string, check: Effect.Effect<boolean, Envtest.EnvtestError>) =>
+        Effect.suspend(function loop(): Effect.Effect<void, Envtest.EnvtestError | Error> {
+          return check.pipe(Effect.flatMap((ok) => ok ? Effect.void : Effect.sleep("250 millis").pipe(Effect.andThen(loop))))
+        }).pipe(Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Effect.fail(new Error(`timed out: ${what}`)) }))
+      // garbage collector: the child goes once its owner is gone
+      yield* poll("child collected", Envtest.request(env, { path: "/api/v1/namespaces/gc/configmaps/child" }).pipe(
+        Effect.map((r) => r.status === 404)
+      ))
+      // namespace controller: a deleted namespace is emptied and removed
+      const nsDelete = yield* Envtest.request(env, { method: "DELETE", path: "/api/v1/namespaces/gc" })
+      assert.strictEqual(nsDelete.status, 200)
+      yield* poll("namespace removed", Envtest.request(env, { path: "/api/v1/namespaces/gc" }).pipe(
+        Effect.map((r) => r.status === 404)
+      ))
+    }).pipe(Effect.scoped), 240_000)
+
+  it.live("a CRD the server refuses fails with InvalidCrd and leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const before = yield* leftovers
+      const badName = { ...widgetCrd, metadata: { name: "gadgets.test.kubefx.io" } }
+      const error = yield* Envtest.make({ crds: [badName] }).pipe(Effect.scoped, Effect.flip)
+      assert.strictEqual(error._tag, "EnvtestError")
+      assert.strictEqual(error.reason, "InvalidCrd")
+      assert.include(error.message, "gadgets.test.kubefx.io")
+      assert.include(error.message, "422")
+      yield* assertNothingNew(before)
+
+      const notACrd = yield* Envtest.make({ crds: [{ kind: "ConfigMap" }] }).pipe(Effect.scoped, Effect.flip)
+      assert.strictEqual(notACrd.reason, "InvalidCrd")
+      assert.include(notACrd.message, "not a CustomResourceDefinition manifest")
+      yield* assertNothingNew(before)
+    }), 240_000)
+
+  it.live("interrupting a start stops what was started", () =>
+    Effect.gen(function*() {
+      const before = yield* leftovers
+      const fiber = yield* Effect.forkChild(Envtest.make().pipe(Effect.scoped))
+      // long enough for etcd and usually kube-apiserver to be running, too short for /readyz
+      yield* Effect.sleep("1500 millis")
+      const started = yield* leftovers
+      yield* Fiber.interrupt(fiber)
+      yield* assertNothingNew(before)
+      // a guard against a vacuous pass: something had been started before the interrupt
+      assert.isAbove(started.dirs.length, before.dirs.length)
+    }), 240_000)
+
+  it.live("missing binaries fail with a hint; the lookup script honours KUBEBUILDER_ASSETS", () =>
+    Effect.gen(function*() {
+      const empty = fs.mkdtempSync(path.join(os.tmpdir(), "kubefx-noassets-"))
+      yield* Effect.gen(function*() {
+        const error = yield* Envtest.make({ assetsDir: empty }).pipe(Effect.scoped, Effect.flip)
+        assert.strictEqual(error.reason, "BinariesNotFound")
+        assert.include(error.message, "scripts/envtest-assets.sh")
+        assert.include(error.message, "KUBEBUILDER_ASSETS")
+
+        const script = fileURLToPath(new URL("../../../scripts/envtest-assets.sh", import.meta.url))
+        const missing = yield* run("bash", [script, "--no-build"], {
+          ...process.env,
+          KUBEBUILDER_ASSETS: empty,
+          KUBEFX_ENVTEST_CACHE: empty
+        })
+        assert.strictEqual(missing.code, 3)
+        assert.include(missing.stderr, "no envtest binaries")
+
+        for (const name of ["etcd", "kube-apiserver", "kube-controller-manager"]) {
+          fs.writeFileSync(path.join(empty, name), "#!/bin/sh\n", { mode: 0o755 })
+        }
+        const found = yield* run("bash", [script, "--no-build"], { ...process.env, KUBEBUILDER_ASSETS: empty })
+        assert.strictEqual(found.code, 0, found.stderr)
+        assert.strictEqual(found.stdout.trim().split("\n").pop(), empty)
+      }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(empty, { recursive: true, force: true }))))
+    }), 60_000)
+})
