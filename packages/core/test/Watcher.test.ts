@@ -1,0 +1,129 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Queue, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as Builtin from "../src/Builtin.ts"
+import { Cluster, type ListOptions, type WatchEvent, type WatchOptions } from "../src/Cluster.ts"
+import * as ClusterError from "../src/ClusterError.ts"
+import type { KubeObject } from "../src/Resource.ts"
+import * as Watcher from "../src/Watcher.ts"
+
+const cm = (name: string, rv: string): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "ns", resourceVersion: rv } })
+
+type Script = Array<Stream.Stream<WatchEvent, ClusterError.ClusterError>>
+
+/** A scripted API server: lists come from `lists` (paged by 2), watches play `watches` in order. */
+const scripted = (lists: Array<Array<KubeObject>>, listRv: Array<string>, watches: Script) => {
+  const calls: Array<{ verb: string; options: ListOptions | WatchOptions }> = []
+  let listCall = 0
+  const layer = Layer.mock(Cluster, {
+    list: (_type: unknown, options?: ListOptions) =>
+      Effect.sync(() => {
+        calls.push({ verb: "list", options: options ?? {} })
+        const page = options?.continue === undefined ? 0 : Number(options.continue)
+        const i = options?.continue === undefined ? listCall++ : listCall - 1
+        const items = lists[Math.min(i, lists.length - 1)]!
+        const limit = options?.limit ?? items.length
+        const slice = items.slice(page * limit, page * limit + limit)
+        const more = (page + 1) * limit < items.length
+        return { items: slice, resourceVersion: listRv[Math.min(i, listRv.length - 1)]!, ...(more ? { continue: String(page + 1) } : {}) } as never
+      }),
+    watch: (_type: unknown, options: WatchOptions) =>
+      Stream.unwrap(Effect.sync(() => {
+        calls.push({ verb: "watch", options })
+        return (watches.shift() ?? Stream.never) as never
+      }))
+  } as never)
+  return { layer, calls }
+}
+
+const collect = (n: number, options: Watcher.WatcherOptions = {}) =>
+  Effect.gen(function*() {
+    const q = yield* Queue.unbounded<Watcher.WatcherEvent>()
+    const fiber = yield* Watcher.watch(Builtin.ConfigMap, { pageSize: 2, ...options }).pipe(
+      Stream.runForEach((e) => Queue.offer(q, e)),
+      Effect.forkChild
+    )
+    const out: Array<Watcher.WatcherEvent> = []
+    while (out.length < n) {
+      const next = yield* Queue.poll(q)
+      if (next._tag === "Some") out.push(next.value)
+      else yield* TestClock.adjust("1 second")
+    }
+    yield* Fiber.interrupt(fiber)
+    return out
+  })
+
+const names = (e: Watcher.WatcherEvent) =>
+  e._tag === "Restarted" ? `Restarted[${e.objects.map((o) => o.metadata.name).join(",")}]` : `${e._tag}:${e.object.metadata.name}`
+
+describe("Watcher", () => {
+  it.effect("lists every page, then watches from the list's resourceVersion with bookmarks", () =>
+    Effect.gen(function*() {
+      const s = scripted([[cm("a", "1"), cm("b", "2"), cm("c", "3")]], ["10"], [
+        Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("d", "11") }, { type: "BOOKMARK", object: cm("", "12") }, { type: "DELETED", object: cm("a", "13") })
+      ])
+      const events = yield* collect(3).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a,b,c]", "Applied:d", "Deleted:a"])
+      expect(s.calls.filter((c) => c.verb === "list")).toHaveLength(2)
+      const w = s.calls.find((c) => c.verb === "watch")!.options as WatchOptions
+      expect(w.resourceVersion).toBe("10")
+      expect(w.allowBookmarks).toBe(true)
+      expect(w.timeoutSeconds).toBeGreaterThanOrEqual(300)
+      expect(w.timeoutSeconds).toBeLessThanOrEqual(600)
+    }))
+
+  it.effect("resumes from the last resourceVersion seen, bookmarks included, when a watch ends", () =>
+    Effect.gen(function*() {
+      const s = scripted([[cm("a", "1")]], ["5"], [
+        Stream.make<Array<WatchEvent>>({ type: "MODIFIED", object: cm("a", "6") }, { type: "BOOKMARK", object: cm("", "9") }),
+        Stream.make<Array<WatchEvent>>({ type: "MODIFIED", object: cm("a", "10") })
+      ])
+      const events = yield* collect(3).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a]", "Applied:a", "Applied:a"])
+      const watches = s.calls.filter((c) => c.verb === "watch").map((c) => (c.options as WatchOptions).resourceVersion)
+      expect(watches.slice(0, 2)).toEqual(["5", "9"])
+    }))
+
+  it.effect("relists on 410 Gone and delivers the complete new set", () =>
+    Effect.gen(function*() {
+      const s = scripted([[cm("a", "1"), cm("b", "2")], [cm("b", "2"), cm("c", "30")]], ["5", "31"], [
+        Stream.fail(new ClusterError.Gone({ message: "too old resource version: 5 (20)" }))
+      ])
+      const events = yield* collect(2).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a,b]", "Restarted[b,c]"])
+      const lastWatch = s.calls.filter((c) => c.verb === "watch").at(-1)!.options as WatchOptions
+      expect(lastWatch.resourceVersion).toBe("31")
+    }))
+
+  it.effect("reconnects after other errors with backoff, from the same resourceVersion, without relisting", () =>
+    Effect.gen(function*() {
+      const s = scripted([[cm("a", "1")]], ["5"], [
+        Stream.fail(new ClusterError.ServerError({ message: "etcd unavailable", status: 503 })),
+        Stream.fail(new ClusterError.Transport({ message: "connection reset" })),
+        Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("z", "7") })
+      ])
+      const states: Array<Watcher.WatcherState> = []
+      const events = yield* collect(2, { onState: (st) => Effect.sync(() => void states.push(st)) }).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a]", "Applied:z"])
+      expect(s.calls.filter((c) => c.verb === "list")).toHaveLength(1)
+      expect(s.calls.filter((c) => c.verb === "watch").map((c) => (c.options as WatchOptions).resourceVersion).slice(0, 3)).toEqual(["5", "5", "5"])
+      expect(states).toContain("reconnecting")
+    }))
+
+  it.effect("retries a failed initial list", () =>
+    Effect.gen(function*() {
+      let failures = 2
+      const layer = Layer.mock(Cluster, {
+        list: () =>
+          Effect.suspend(() =>
+            failures-- > 0
+              ? Effect.fail(new ClusterError.TooManyRequests({ message: "slow down", retryAfterSeconds: 1 }))
+              : Effect.succeed({ items: [cm("a", "1")], resourceVersion: "5" })
+          ),
+        watch: () => Stream.never
+      } as never)
+      const events = yield* collect(1).pipe(Effect.provide(layer))
+      expect(events.map(names)).toEqual(["Restarted[a]"])
+      expect(failures).toBe(-1)
+    }))
+})
