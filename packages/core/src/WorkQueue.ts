@@ -125,7 +125,7 @@ export interface WorkQueue {
 
 /**
  * Creates a queue whose delay scheduler fiber lives in the current Scope. Closing the Scope shuts the
- * queue down.
+ * queue down. Due times and sleeps use the `Clock` of the fiber that runs `make` (a `TestClock` in tests).
  *
  * @since 0.1.0
  * @category constructors
