@@ -1,0 +1,355 @@
+/**
+ * The HTTP layer under the live `Cluster`: keep-alive connection pools (one per TLS identity),
+ * optional HTTP CONNECT proxying, and requests as interruptible Effects.
+ *
+ * Why `node:http`/`node:https` directly rather than `effect/http` + `NodeHttpClient`: the agent must be
+ * chosen per request (a client certificate rotated by an exec plugin needs a new pool, while requests in
+ * flight keep theirs), a proxy needs an agent whose `createConnection` tunnels through CONNECT, and the
+ * watch needs the raw body stream to detect stalls byte by byte. `NodeHttpClient` binds one agent per
+ * layer and the undici client one dispatcher; either way we would build and swap clients ourselves and
+ * still reach into Node's sockets, so the thin layer here is smaller and easier to reason about.
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import * as http from "node:http"
+import * as https from "node:https"
+import type { Duplex } from "node:stream"
+import { Data, Effect, Redacted, type Scope } from "effect"
+import type { TlsConfig } from "../ClientConfig.ts"
+
+/** A failure below HTTP: no status line was received, or the body could not be read. */
+export class HttpFailure extends Data.TaggedError("HttpFailure")<{
+  readonly message: string
+  /**
+   * `connect`: the request never reached the server (refused, unresolvable host, proxy refused), so
+   * any verb may be retried. `tls`: certificate verification failed; retrying will not help.
+   * `io`: the exchange broke after it may have reached the server. `timeout`: no answer in time.
+   */
+  readonly kind: "connect" | "tls" | "io" | "timeout"
+  readonly cause?: unknown
+}> {}
+
+/** A client certificate and key; each distinct one gets its own connection pool. */
+export interface TlsIdentity {
+  readonly cert: string
+  readonly key: Redacted.Redacted<string>
+}
+
+/** What the pool needs to open connections. */
+export interface PoolOptions {
+  readonly server: URL
+  readonly tls: TlsConfig
+  readonly proxy: URL | undefined
+  /** For messages: where the configuration came from. */
+  readonly source: string
+}
+
+/** Free keep-alive sockets are closed after this long, before the API server's own 90 s idle timeout. */
+const IDLE_SOCKET_MS = 30_000
+/** Pools kept at once; older identities are retired (their sockets destroyed). */
+const MAX_IDENTITIES = 2
+
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ERR_KUBEFX_PROXY"
+])
+
+const TLS_VERIFY_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_REVOKED",
+  "CERT_CHAIN_TOO_LONG",
+  "INVALID_CA",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+])
+
+const codeOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === "string" ? code : undefined
+}
+
+/** Scheme, host and port: never the userinfo part of a URL. */
+export const originOf = (url: URL): string => `${url.protocol}//${url.host}`
+
+/** Turns a Node socket/TLS error into a message a user can act on, without any secret in it. */
+export const describe = (err: unknown, options: PoolOptions): HttpFailure => {
+  const origin = originOf(options.server)
+  const code = codeOf(err)
+  const detail = err instanceof Error ? err.message : String(err)
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return new HttpFailure({
+      kind: "tls",
+      cause: err,
+      message: `TLS verification of ${origin} failed: the server certificate does not name this host (${detail}); ` +
+        `set tls-server-name in ${options.source} to a name the certificate carries`
+    })
+  }
+  if (code !== undefined && TLS_VERIFY_CODES.has(code)) {
+    return new HttpFailure({
+      kind: "tls",
+      cause: err,
+      message: `TLS verification of ${origin} failed: ${detail} (${code}); the server certificate is not trusted ` +
+        `by the certificate authority configured in ${options.source}`
+    })
+  }
+  if (code !== undefined && code.startsWith("ERR_SSL_")) {
+    return new HttpFailure({
+      kind: "tls",
+      cause: err,
+      message: `TLS handshake with ${origin} failed: ${detail} (${code}); check the client certificate in ${options.source}`
+    })
+  }
+  if (code === "ERR_KUBEFX_PROXY") return new HttpFailure({ kind: "connect", cause: err, message: detail })
+  if (code !== undefined && CONNECT_CODES.has(code)) {
+    const what = code === "ECONNREFUSED" ? "connection refused" : `cannot connect (${code})`
+    return new HttpFailure({ kind: "connect", cause: err, message: `${what}: ${origin}${viaProxy(options)}` })
+  }
+  return new HttpFailure({
+    kind: "io",
+    cause: err,
+    message: `request to ${origin}${viaProxy(options)} failed: ${detail}${code === undefined ? "" : ` (${code})`}`
+  })
+}
+
+const viaProxy = (options: PoolOptions): string =>
+  options.proxy === undefined ? "" : ` via proxy ${originOf(options.proxy)}`
+
+const bareHost = (hostname: string): string => hostname.replace(/^\[|\]$/g, "")
+
+const defaultPort = (url: URL): number => url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80
+
+const proxyError = (message: string): Error => Object.assign(new Error(message), { code: "ERR_KUBEFX_PROXY" })
+
+/** Opens a tunnel to `host:port` through an HTTP(S) proxy with CONNECT. */
+const tunnel = (
+  proxy: URL,
+  host: string,
+  port: number,
+  done: (err: Error | null, socket?: Duplex) => void
+): void => {
+  const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+  const headers: Record<string, string> = { host: authority }
+  if (proxy.username !== "") {
+    const user = decodeURIComponent(proxy.username)
+    const pass = decodeURIComponent(proxy.password)
+    headers["proxy-authorization"] = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
+  }
+  const request = (proxy.protocol === "https:" ? https : http).request({
+    host: bareHost(proxy.hostname),
+    port: defaultPort(proxy),
+    method: "CONNECT",
+    path: authority,
+    headers,
+    agent: false
+  })
+  let settled = false
+  request.once("connect", (res, socket, head) => {
+    settled = true
+    if (res.statusCode !== 200) {
+      socket.destroy()
+      done(proxyError(`proxy ${originOf(proxy)} refused CONNECT to ${authority}: HTTP ${res.statusCode}`))
+      return
+    }
+    if (head.length > 0) socket.unshift(head)
+    done(null, socket)
+  })
+  request.on("error", (err) => {
+    if (settled) return
+    settled = true
+    done(proxyError(`cannot reach proxy ${originOf(proxy)}: ${err.message}`))
+  })
+  request.end()
+}
+
+type ConnectOptions = http.ClientRequestArgs & { readonly host?: string | null; readonly port?: number | string | null }
+
+class ProxyHttpsAgent extends https.Agent {
+  readonly proxy: URL
+  constructor(options: https.AgentOptions, proxy: URL) {
+    super(options)
+    this.proxy = proxy
+  }
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void
+  ): Duplex | null | undefined {
+    const target = options as ConnectOptions
+    tunnel(this.proxy, bareHost(String(target.host ?? "localhost")), Number(target.port ?? 443), (err, socket) => {
+      if (err !== null || socket === undefined) return callback?.(err ?? proxyError("proxy tunnel failed"), undefined as never)
+      // TLS to the API server inside the tunnel, with the agent's CA, client certificate and servername.
+      const secured = super.createConnection({ ...options, socket } as https.RequestOptions)
+      if (secured) callback?.(null, secured)
+    })
+    return undefined
+  }
+}
+
+class ProxyHttpAgent extends http.Agent {
+  readonly proxy: URL
+  constructor(options: http.AgentOptions, proxy: URL) {
+    super(options)
+    this.proxy = proxy
+  }
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void
+  ): Duplex | null | undefined {
+    const target = options as ConnectOptions
+    tunnel(this.proxy, bareHost(String(target.host ?? "localhost")), Number(target.port ?? 80), (err, socket) => {
+      if (err !== null || socket === undefined) return callback?.(err ?? proxyError("proxy tunnel failed"), undefined as never)
+      callback?.(null, socket)
+    })
+    return undefined
+  }
+}
+
+/** Keep-alive agents, one per TLS identity. */
+export interface Pool {
+  readonly options: PoolOptions
+  readonly agentFor: (identity: TlsIdentity | undefined) => http.Agent
+  /** Number of live agents (for tests and diagnostics). */
+  readonly size: () => number
+  readonly destroy: () => void
+}
+
+const identityKey = (identity: TlsIdentity | undefined): string =>
+  identity === undefined
+    ? "anonymous"
+    : createHash("sha256").update(identity.cert).update("\0").update(Redacted.value(identity.key)).digest("hex")
+
+/** Builds the pool; agents are created lazily and reused for as long as their identity is current. */
+export const makePool = (options: PoolOptions): Pool => {
+  const agents = new Map<string, http.Agent>()
+  const create = (identity: TlsIdentity | undefined): http.Agent => {
+    const common = { keepAlive: true, keepAliveMsecs: 30_000, timeout: IDLE_SOCKET_MS, scheduling: "lifo" as const }
+    if (options.server.protocol === "http:") {
+      return options.proxy ? new ProxyHttpAgent(common, options.proxy) : new http.Agent(common)
+    }
+    const tls: https.AgentOptions = {
+      ...common,
+      rejectUnauthorized: !options.tls.insecureSkipTlsVerify,
+      ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
+      ...(options.tls.serverName === undefined ? {} : { servername: options.tls.serverName }),
+      ...(identity === undefined ? {} : { cert: identity.cert, key: Redacted.value(identity.key) })
+    }
+    return options.proxy ? new ProxyHttpsAgent(tls, options.proxy) : new https.Agent(tls)
+  }
+  return {
+    options,
+    agentFor: (identity) => {
+      const key = identityKey(identity)
+      const existing = agents.get(key)
+      if (existing !== undefined) {
+        // Move to the back: the map's first entry is the least recently used identity.
+        agents.delete(key)
+        agents.set(key, existing)
+        return existing
+      }
+      const agent = create(identity)
+      agents.set(key, agent)
+      while (agents.size > MAX_IDENTITIES) {
+        const [oldest, retired] = agents.entries().next().value!
+        agents.delete(oldest)
+        retired.destroy()
+      }
+      return agent
+    },
+    size: () => agents.size,
+    destroy: () => {
+      for (const agent of agents.values()) agent.destroy()
+      agents.clear()
+    }
+  }
+}
+
+/** One HTTP request. `path` includes the query string and is relative to the server URL. */
+export interface HttpRequest {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body?: string
+}
+
+/** A response whose headers arrived; `body` is still to be read. */
+export interface HttpResponse {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: http.IncomingMessage
+}
+
+const noop = () => {}
+
+/**
+ * Sends a request and waits for the response headers. Interruption, or closing the scope before the
+ * body was read to its end, destroys the request (and its socket), so the server sees the abort.
+ */
+export const open = (
+  pool: Pool,
+  agent: http.Agent,
+  request: HttpRequest
+): Effect.Effect<HttpResponse, HttpFailure, Scope.Scope> =>
+  Effect.gen(function*() {
+    const state: { req?: http.ClientRequest; res?: http.IncomingMessage } = {}
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (state.req !== undefined && state.res?.complete !== true) state.req.destroy()
+      })
+    )
+    return yield* Effect.callback<HttpResponse, HttpFailure>((resume) => {
+      const server = pool.options.server
+      const base = server.pathname.replace(/\/+$/, "")
+      const headers: Record<string, string> = { ...request.headers }
+      if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
+      const req = (server.protocol === "https:" ? https : http).request({
+        protocol: server.protocol,
+        hostname: bareHost(server.hostname),
+        port: defaultPort(server),
+        method: request.method,
+        path: base + request.path,
+        headers,
+        agent
+      })
+      state.req = req
+      req.once("response", (res) => {
+        state.res = res
+        res.on("error", noop) // readers attach their own; this keeps a late error from crashing the process
+        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: res }))
+      })
+      req.on("error", (err) => resume(Effect.fail(describe(err, pool.options))))
+      req.end(request.body)
+      return Effect.sync(() => req.destroy())
+    })
+  })
+
+/** Reads a whole body as UTF-8 text. */
+export const readText = (res: http.IncomingMessage, pool: Pool): Effect.Effect<string, HttpFailure> =>
+  Effect.callback<string, HttpFailure>((resume) => {
+    const chunks: Array<Buffer> = []
+    res.on("data", (chunk: Buffer) => chunks.push(chunk))
+    // Node returns the socket to the agent's free list on a `nextTick` queued by its own 'end' handler;
+    // resuming after it lets the caller's next request reuse this connection instead of opening one.
+    res.once("end", () => process.nextTick(() => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))))
+    res.once("error", (err) => resume(Effect.fail(describe(err, pool.options))))
+    res.once("close", () => {
+      if (!res.complete) {
+        resume(Effect.fail(
+          new HttpFailure({
+            kind: "io",
+            message: `connection to ${originOf(pool.options.server)} closed before the response was complete`
+          })
+        ))
+      }
+    })
+  })
