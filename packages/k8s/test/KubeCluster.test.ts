@@ -1,8 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Builtin, Cluster, ClusterError, Resource } from "@kubefx/core"
 import * as net from "node:net"
-import { Duration, Effect, Exit, Fiber, Layer, Redacted, Schema } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Layer, Redacted, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { AuthError } from "../src/ClientConfigError.ts"
+import { defaultRetry, retrying, shouldRetry } from "../src/internal/client.ts"
+import { HttpFailure } from "../src/internal/http.ts"
+import { collectionPath, objectPath, withQuery } from "../src/internal/paths.ts"
 import * as KubeCluster from "../src/KubeCluster.ts"
 import * as Loopback from "./support/LoopbackApiServer.ts"
 import * as MiniApi from "./support/MiniApi.ts"
@@ -585,4 +589,85 @@ describe("KubeCluster connections and TLS", () => {
       assert.strictEqual(error._tag, "ConfigError")
       assert.include(error.message, "proxy-url scheme socks5: in test-kubeconfig (context loopback) is not supported")
     }))
+})
+
+describe("KubeCluster retry policy (TestClock)", () => {
+  const throttled = (retryAfterSeconds?: number) =>
+    new ClusterError.TooManyRequests({
+      message: "throttled",
+      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds })
+    })
+
+  it.effect("follows Retry-After exactly and stops at maxAttempts", () =>
+    Effect.gen(function*() {
+      const attempts: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(retrying(defaultRetry, "get")(
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            attempts.push(now)
+            return Effect.fail(throttled(2))
+          })
+        ))
+      )
+      for (let i = 0; i < 5; i++) yield* TestClock.adjust("2 seconds")
+      const exit = yield* Fiber.join(fiber)
+      assert.strictEqual(failure(exit)._tag, "TooManyRequests")
+      assert.deepStrictEqual(attempts, [0, 2000, 4000, 6000, 8000])
+    }))
+
+  it.effect("backs off exponentially (jittered, capped) without Retry-After, within the budget", () =>
+    Effect.gen(function*() {
+      const attempts: Array<number> = []
+      const policy = { ...defaultRetry, maxAttempts: 10, budget: Duration.seconds(12) }
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(retrying(policy, "list")(
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            attempts.push(now)
+            return Effect.fail(new ClusterError.ServerError({ message: "etcd", status: 500 }))
+          })
+        ))
+      )
+      for (let i = 0; i < 200; i++) yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(fiber)
+      const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!)
+      // 200·2^n ms, capped at 5 s, times a factor in [0.5, 1)
+      gaps.forEach((gap, n) => {
+        const nominal = Math.min(200 * 2 ** n, 5000)
+        assert.isTrue(gap >= nominal * 0.5 - 100 && gap <= nominal + 100, `gap ${n}: ${gap} vs ${nominal}`)
+      })
+      assert.isAtMost(attempts.at(-1)!, 12_000, "no try starts after the budget")
+      assert.isBelow(attempts.length, 10)
+    }))
+
+  it("writes: 429 retried, a bare 5xx and a possibly-sent Transport failure are not", () => {
+    assert.isTrue(shouldRetry("create", throttled()))
+    assert.isFalse(shouldRetry("create", new ClusterError.ServerError({ message: "x", status: 500 })))
+    assert.isTrue(shouldRetry("create", new ClusterError.ServerError({ message: "x", status: 503, retryAfterSeconds: 1 })))
+    assert.isTrue(shouldRetry("get", new ClusterError.ServerError({ message: "x", status: 500 })))
+    assert.isFalse(shouldRetry("get", new ClusterError.ServerError({ message: "x", status: 418 })))
+    const io = new ClusterError.Transport({ message: "reset", cause: new HttpFailure({ kind: "io", message: "reset" }) })
+    const refused = new ClusterError.Transport({ message: "refused", cause: new HttpFailure({ kind: "connect", message: "refused" }) })
+    const tls = new ClusterError.Transport({ message: "tls", cause: new HttpFailure({ kind: "tls", message: "bad ca" }) })
+    assert.isTrue(shouldRetry("list", io))
+    assert.isFalse(shouldRetry("patch", io))
+    assert.isTrue(shouldRetry("patch", refused))
+    assert.isFalse(shouldRetry("get", tls))
+    assert.isFalse(shouldRetry("get", new ClusterError.Transport({ message: "unreadable body" })))
+    assert.isFalse(shouldRetry("get", new ClusterError.NotFound({ message: "x" })))
+  })
+})
+
+describe("KubeCluster paths", () => {
+  it("core, grouped, namespaced, cluster-scoped and subresource paths; query encoding", () => {
+    assert.strictEqual(collectionPath(Builtin.ConfigMap, "a"), "/api/v1/namespaces/a/configmaps")
+    assert.strictEqual(collectionPath(Builtin.Deployment, undefined), "/apis/apps/v1/deployments")
+    assert.strictEqual(objectPath(Builtin.Namespace, "x", "team"), "/api/v1/namespaces/team")
+    assert.strictEqual(objectPath(Widget, "n", "w/1", "status"), "/apis/example.com/v1/namespaces/n/widgets/w%2F1/status")
+    assert.strictEqual(
+      withQuery("/p", { labelSelector: "app in (a,b)", limit: 5, continue: undefined, watch: 1 }),
+      "/p?labelSelector=app+in+%28a%2Cb%29&limit=5&watch=1"
+    )
+    assert.strictEqual(KubeCluster.patchContentType("json"), "application/json-patch+json")
+    assert.strictEqual(KubeCluster.applyContentType, "application/apply-patch+yaml")
+  })
 })

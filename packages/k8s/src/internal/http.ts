@@ -116,6 +116,13 @@ export const describe = (err: unknown, options: PoolOptions): HttpFailure => {
     const what = code === "ECONNREFUSED" ? "connection refused" : `cannot connect (${code})`
     return new HttpFailure({ kind: "connect", cause: err, message: `${what}: ${origin}${viaProxy(options)}` })
   }
+  if (code === "ECONNRESET" || code === "EPIPE") {
+    return new HttpFailure({
+      kind: "io",
+      cause: err,
+      message: `connection to ${origin}${viaProxy(options)} was reset (${detail})`
+    })
+  }
   return new HttpFailure({
     kind: "io",
     cause: err,
