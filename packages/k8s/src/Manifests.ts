@@ -9,7 +9,7 @@
  */
 import type { Resource } from "@kubefx/core"
 import { Effect, JsonSchema, Schema } from "effect"
-import { DEFAULT_SCALAR_STYLE_RULES, dump, SCALAR_STYLE, type ScalarLayout } from "js-yaml"
+import { dump } from "js-yaml"
 
 // ---------------------------------------------------------------------------------------------------------
 // errors
@@ -1130,26 +1130,10 @@ export const deployment = (
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * Strings a YAML 1.1 reader (kubectl's go-yaml) or a YAML 1.2 reader would take for something else
- * (`yes`, `on`, `0755`, `1e3`, `2024-01-01`, `12:30`): always quoted.
+ * js-yaml's default dump schema already quotes every string that YAML 1.1 (kubectl's go-yaml) or YAML 1.2
+ * would read as another type (`yes`, `on`, `0755`, `1e3`, `12:30`, `2024-01-01`); the tests hold it to that.
  */
-const AMBIGUOUS =
-  /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|<<|=)$|^[-+]?\.?[0-9]|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$/
-
-const quoteAmbiguous = (layout: ScalarLayout): void => {
-  if (layout.style !== SCALAR_STYLE.PLAIN || layout.node.tag !== "tag:yaml.org,2002:str") return
-  if (AMBIGUOUS.test(layout.node.value)) {
-    layout.style = (layout.allowedStylesMask & (1 << SCALAR_STYLE.SINGLE_QUOTED)) !== 0
-      ? SCALAR_STYLE.SINGLE_QUOTED
-      : SCALAR_STYLE.DOUBLE_QUOTED
-  }
-}
-
-const YAML_OPTIONS = {
-  noRefs: true,
-  lineWidth: -1,
-  scalarStyleRules: [quoteAmbiguous, ...Object.values(DEFAULT_SCALAR_STYLE_RULES)]
-}
+const YAML_OPTIONS = { noRefs: true, lineWidth: -1 }
 
 /**
  * Objects as one multi-document YAML stream (`---` before each), for `kubectl apply -f`.
