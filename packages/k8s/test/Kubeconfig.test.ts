@@ -1,0 +1,246 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { join } from "node:path"
+import * as Kubeconfig from "../src/Kubeconfig.ts"
+import { kubeconfig, tempDir, withEnv, write } from "./support/ClientConfigFixtures.ts"
+
+const fs = Effect.provide(NodeFileSystem.layer)
+
+describe("Kubeconfig.parse", () => {
+  it.effect("decodes YAML, keeps numeric-looking text and redacts secrets", () =>
+    Effect.gen(function*() {
+      const config = yield* Kubeconfig.parse(
+        [
+          "apiVersion: v1",
+          "kind: Config",
+          "current-context: dev",
+          "preferences: {}",
+          "clusters:",
+          "- name: c",
+          "  cluster:",
+          "    server: https://10.0.0.1:6443",
+          "    insecure-skip-tls-verify: true",
+          "contexts:",
+          "- name: dev",
+          "  context: {cluster: c, user: u, namespace: 0123}",
+          "users:",
+          "- name: u",
+          "  user:",
+          "    token: 000123secret",
+          "    password:",
+          "    unknown-field: ignored"
+        ].join("\n"),
+        "test.yaml"
+      )
+      assert.strictEqual(config["current-context"], "dev")
+      assert.strictEqual(config.clusters?.[0]?.cluster?.["insecure-skip-tls-verify"], true)
+      assert.strictEqual(config.contexts?.[0]?.context?.namespace, "0123")
+      const token = config.users?.[0]?.user?.token
+      assert.isTrue(token !== undefined && Redacted.isRedacted(token))
+      assert.strictEqual(Redacted.value(token!), "000123secret")
+      assert.isUndefined(config.users?.[0]?.user?.password)
+      assert.notInclude(JSON.stringify(config), "000123secret")
+    }))
+
+  it.effect("an empty file is an empty config", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* Kubeconfig.parse("  \n", "empty"), {})
+    }))
+
+  it.effect("a YAML syntax error names the source and the line, without quoting the text", () =>
+    Effect.gen(function*() {
+      const error = yield* Kubeconfig.parse("users:\n- name: u\n  user:\n    token: SECRET-abc\n  bad: [", "/tmp/kc")
+        .pipe(Effect.flip)
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.include(error.message, "/tmp/kc: not valid YAML at line")
+      assert.notInclude(error.message, "SECRET-abc")
+      assert.notInclude(JSON.stringify(error), "SECRET-abc")
+    }))
+
+  it.effect("a field of the wrong shape is named by its path, with entry names, never with its value", () =>
+    Effect.gen(function*() {
+      const error = yield* Kubeconfig.parse(
+        kubeconfig({ users: { alice: { token: { nested: "SECRET-in-object" } } } }),
+        "/home/me/.kube/config"
+      ).pipe(Effect.flip)
+      assert.include(error.message, "/home/me/.kube/config: users[alice].user.token")
+      assert.notInclude(error.message, "SECRET-in-object")
+      assert.notInclude(String(error), "SECRET-in-object")
+      assert.strictEqual(error.source, "/home/me/.kube/config: users[alice].user.token")
+    }))
+
+  it.effect("a missing required field is named", () =>
+    Effect.gen(function*() {
+      const error = yield* Kubeconfig.parse(kubeconfig({ users: { ci: { exec: { args: ["x"] } } } }), "kc")
+        .pipe(Effect.flip)
+      assert.include(error.message, "kc: users[ci].user.exec.command: Missing key")
+    }))
+
+  it.effect("a document that is not a mapping is refused", () =>
+    Effect.gen(function*() {
+      const error = yield* Kubeconfig.parse("- a\n- b\n", "kc").pipe(Effect.flip)
+      assert.include(error.message, "kc: a kubeconfig must be a mapping")
+    }))
+})
+
+describe("Kubeconfig.resolvePaths", () => {
+  it("resolves file references against the directory, leaves absolute paths and PATH commands alone", () => {
+    const resolved = Kubeconfig.resolvePaths(
+      {
+        clusters: [{ name: "c", cluster: { server: "https://x", "certificate-authority": "certs/ca.crt" } }],
+        users: [
+          {
+            name: "u",
+            user: {
+              "client-certificate": "u.crt",
+              "client-key": "/abs/u.key",
+              tokenFile: "../token",
+              exec: { command: "./bin/plugin" }
+            }
+          },
+          { name: "v", user: { exec: { command: "aws" } } }
+        ]
+      },
+      "/home/me/.kube"
+    )
+    assert.strictEqual(resolved.clusters?.[0]?.cluster?.["certificate-authority"], "/home/me/.kube/certs/ca.crt")
+    const user = resolved.users?.[0]?.user
+    assert.strictEqual(user?.["client-certificate"], "/home/me/.kube/u.crt")
+    assert.strictEqual(user?.["client-key"], "/abs/u.key")
+    assert.strictEqual(user?.tokenFile, "/home/me/token")
+    assert.strictEqual(user?.exec?.command, "/home/me/.kube/bin/plugin")
+    assert.strictEqual(resolved.users?.[1]?.user?.exec?.command, "aws")
+  })
+})
+
+describe("Kubeconfig.load", () => {
+  const first = kubeconfig({
+    current: "a",
+    clusters: { shared: { server: "https://first" }, one: { server: "https://one" } },
+    contexts: { a: { cluster: "shared", user: "u1" }, both: { cluster: "one" } },
+    users: { u1: { token: "t1" } }
+  })
+  const second = kubeconfig({
+    current: "b",
+    clusters: { shared: { server: "https://second" }, two: { server: "https://two" } },
+    contexts: { b: { cluster: "two", user: "u2" }, both: { cluster: "two" } },
+    users: { u2: { token: "t2" }, u1: { token: "other" } }
+  })
+
+  it.effect("merges KUBECONFIG files as kubectl: first definition and first current-context win", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const a = write(dir, "a.yaml", first)
+      const b = write(dir, "b/config", second)
+      const missing = join(dir, "missing")
+      const merged = yield* Kubeconfig.load().pipe(withEnv({ KUBECONFIG: `${a}:${missing}:${b}:${a}` }), fs)
+      assert.deepStrictEqual(merged.sources, [a, b])
+      assert.strictEqual(merged.currentContext, "a")
+      assert.strictEqual(merged.clusters.get("shared")?.value.server, "https://first")
+      assert.strictEqual(merged.clusters.get("shared")?.origin.source, a)
+      assert.strictEqual(merged.clusters.get("two")?.value.server, "https://two")
+      assert.strictEqual(merged.contexts.get("both")?.value.cluster, "one")
+      assert.strictEqual(Redacted.value(merged.users.get("u1")!.value.token!), "t1")
+      const selected = yield* Kubeconfig.select(merged, "b")
+      assert.strictEqual(selected.cluster.value.server, "https://two")
+      assert.strictEqual(selected.user?.name, "u2")
+      assert.strictEqual(selected.user?.origin.dir, join(dir, "b"))
+    }))
+
+  it.effect("a current-context set only in a later file is used", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const a = write(dir, "a", kubeconfig({ clusters: { c: { server: "https://c" } } }))
+      const b = write(dir, "b", kubeconfig({ current: "x", contexts: { x: { cluster: "c" } } }))
+      const merged = yield* Kubeconfig.load().pipe(withEnv({ KUBECONFIG: `${a}:${b}` }), fs)
+      assert.strictEqual(merged.currentContext, "x")
+      assert.strictEqual((yield* Kubeconfig.select(merged)).cluster.value.server, "https://c")
+    }))
+
+  it.effect("without KUBECONFIG reads ~/.kube/config", () =>
+    Effect.gen(function*() {
+      const home = tempDir()
+      write(home, ".kube/config", first)
+      const merged = yield* Kubeconfig.load().pipe(withEnv({ HOME: home }), fs)
+      assert.deepStrictEqual(merged.sources, [join(home, ".kube", "config")])
+    }))
+
+  it.effect("a missing ~/.kube/config fails naming the file", () =>
+    Effect.gen(function*() {
+      const home = tempDir()
+      const error = yield* Kubeconfig.load().pipe(withEnv({ HOME: home }), fs, Effect.flip)
+      assert.include(error.message, `kubeconfig cannot read ${join(home, ".kube", "config")}: does not exist`)
+      assert.strictEqual(error.source, join(home, ".kube", "config"))
+    }))
+
+  it.effect("KUBECONFIG naming only missing files fails naming them", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const error = yield* Kubeconfig.load().pipe(withEnv({ KUBECONFIG: `${dir}/x:${dir}/y` }), fs, Effect.flip)
+      assert.include(error.message, `none of the KUBECONFIG files exist (${dir}/x, ${dir}/y)`)
+    }))
+
+  it.effect("explicit paths must exist", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const error = yield* Kubeconfig.load({ paths: [join(dir, "nope")] }).pipe(fs, Effect.flip)
+      assert.include(error.message, `cannot read ${join(dir, "nope")}: does not exist`)
+    }))
+
+  it.effect("an unreadable file fails naming it", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const path = write(dir, "dir-not-file/x", "")
+      const error = yield* Kubeconfig.load({ paths: [join(dir, "dir-not-file")] }).pipe(fs, Effect.flip)
+      assert.include(error.message, `cannot read ${join(dir, "dir-not-file")}`)
+      assert.isString(path)
+    }))
+})
+
+describe("Kubeconfig.select", () => {
+  const merged = Kubeconfig.merge([{
+    config: {
+      "current-context": "dev",
+      clusters: [{ name: "c", cluster: { server: "https://c" } }],
+      contexts: [
+        { name: "dev", context: { cluster: "c", user: "u", namespace: "team" } },
+        { name: "ghost-cluster", context: { cluster: "nope", user: "u" } },
+        { name: "ghost-user", context: { cluster: "c", user: "nobody" } },
+        { name: "no-cluster", context: { user: "u" } },
+        { name: "anonymous", context: { cluster: "c" } }
+      ],
+      users: [{ name: "u", user: {} }]
+    },
+    origin: { source: "/kc", dir: "/", isFile: true }
+  }])
+
+  it.effect("picks the current context with its namespace", () =>
+    Effect.gen(function*() {
+      const selected = yield* Kubeconfig.select(merged)
+      assert.strictEqual(selected.context.name, "dev")
+      assert.strictEqual(selected.namespace, "team")
+      assert.strictEqual(selected.user?.name, "u")
+    }))
+
+  it.effect("a context without a user is anonymous", () =>
+    Effect.gen(function*() {
+      const selected = yield* Kubeconfig.select(merged, "anonymous")
+      assert.isUndefined(selected.user)
+      assert.isUndefined(selected.namespace)
+    }))
+
+  it.effect("each dangling name fails with a message naming it", () =>
+    Effect.gen(function*() {
+      const unknown = yield* Kubeconfig.select(merged, "prod").pipe(Effect.flip)
+      assert.include(unknown.message, `/kc: context "prod" not found (defined: dev, ghost-cluster`)
+      const cluster = yield* Kubeconfig.select(merged, "ghost-cluster").pipe(Effect.flip)
+      assert.include(cluster.message, `/kc: contexts[ghost-cluster]: cluster "nope" not found in /kc (defined: c)`)
+      const user = yield* Kubeconfig.select(merged, "ghost-user").pipe(Effect.flip)
+      assert.include(user.message, `user "nobody" not found`)
+      const none = yield* Kubeconfig.select(merged, "no-cluster").pipe(Effect.flip)
+      assert.include(none.message, "/kc: contexts[no-cluster]: context has no cluster")
+      const noCurrent = yield* Kubeconfig.select(Kubeconfig.merge([]), undefined).pipe(Effect.flip)
+      assert.include(noCurrent.message, "no current-context is set and no context was chosen (none defined)")
+    }))
+})
