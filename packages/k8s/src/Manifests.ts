@@ -924,7 +924,13 @@ const grantsOf = (operator: OperatorDefinition): ReadonlyArray<Grant> => {
   if (parent.statusSubresource) {
     grants.push({ group: parent.group, resource: `${parent.plural}/status`, namespaced: parent.namespaced, verbs: ["get", "update", "patch"] })
   }
-  for (const child of operator.children) {
+  for (const [i, child] of operator.children.entries()) {
+    if (!Object.hasOwn(POLICY_VERBS, child.update)) {
+      throw new Invalid(
+        `children[${i}].update`,
+        `unknown update policy ${JSON.stringify(child.update)} (one of: ${Object.keys(POLICY_VERBS).join(", ")})`
+      )
+    }
     grants.push({
       group: child.type.group,
       resource: child.type.plural,

@@ -582,7 +582,7 @@ describe("Manifests.rbac", () => {
       expect(objects[0]?.metadata.name).toBe("runner")
     }))
 
-  it.effect("rejects an empty namespace list and invalid names", () =>
+  it.effect("rejects an empty namespace list, invalid names and unknown update policies", () =>
     Effect.gen(function*() {
       const empty = yield* Effect.flip(Manifests.rbac({ name: "op", parent: Widget, children: [], namespaces: [] }))
       expect(empty._tag).toBe("ManifestError")
@@ -592,6 +592,13 @@ describe("Manifests.rbac", () => {
       expect(badName.path).toBe("name")
       const badNs = yield* Effect.flip(Manifests.rbac({ name: "op", parent: Widget, children: [], namespaces: ["Team_A"] }))
       expect(badNs.path).toBe("namespaces[0]")
+      const badPolicy = yield* Effect.flip(Manifests.rbac({
+        name: "op",
+        parent: Widget,
+        children: [{ type: Builtin.ConfigMap, update: "merge" as Manifests.UpdatePolicy }]
+      }))
+      expect(badPolicy.path).toBe("children[0].update")
+      expect(badPolicy.message).toContain(`unknown update policy "merge" (one of: apply, replace, recreate, onDelete)`)
     }))
 })
 
