@@ -1,0 +1,245 @@
+/**
+ * Label and field selectors with the API server's grammar (`k8s.io/apimachinery/pkg/labels` and
+ * `pkg/fields`): parsed once per request, then applied as plain predicates.
+ *
+ * @internal
+ */
+import type { Resource } from "@kubefx/core"
+
+/** A parse failure; the caller turns it into a 400 BadRequest. @internal */
+export class SelectorError extends Error {}
+
+/** @internal */
+export type Matcher = (obj: Resource.KubeObject) => boolean
+
+const matchAll: Matcher = () => true
+
+const qualifiedNamePart = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/** The reason a label key is not a qualified name, or undefined when it is one. @internal */
+export const qualifiedNameError = (key: string): string | undefined => {
+  const parts = key.split("/")
+  let name = key
+  if (parts.length === 2) {
+    const prefix = parts[0]!
+    name = parts[1]!
+    if (prefix.length === 0) return "prefix part must be non-empty"
+    if (prefix.length > 253 || !dnsSubdomain.test(prefix)) {
+      return "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+    }
+  } else if (parts.length > 2) {
+    return "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+  }
+  if (name.length === 0) return "name part must be non-empty"
+  if (name.length > 63) return "name part must be no more than 63 characters"
+  if (!qualifiedNamePart.test(name)) {
+    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+  }
+  return undefined
+}
+
+/** The reason a string is not a valid label value, or undefined. @internal */
+export const labelValueError = (value: string): string | undefined => {
+  if (value.length === 0) return undefined
+  if (value.length > 63) return "must be no more than 63 characters"
+  if (!qualifiedNamePart.test(value)) {
+    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+  }
+  return undefined
+}
+
+type Requirement =
+  | { readonly op: "exists" | "!"; readonly key: string }
+  | { readonly op: "=" | "!=" | "in" | "notin"; readonly key: string; readonly values: ReadonlyArray<string> }
+  | { readonly op: ">" | "<"; readonly key: string; readonly bound: number }
+
+const tokenize = (input: string): Array<string> => {
+  const tokens: Array<string> = []
+  let i = 0
+  while (i < input.length) {
+    const c = input[i]!
+    if (c === " " || c === "\t" || c === "\n") {
+      i++
+    } else if (c === "(" || c === ")" || c === ",") {
+      tokens.push(c)
+      i++
+    } else if (c === "!" || c === "=" || c === ">" || c === "<") {
+      const two = input.slice(i, i + 2)
+      if (two === "!=" || two === "==") {
+        tokens.push(two)
+        i += 2
+      } else {
+        tokens.push(c)
+        i++
+      }
+    } else {
+      let j = i
+      while (j < input.length && !" \t\n(),!=<>".includes(input[j]!)) j++
+      tokens.push(input.slice(i, j))
+      i = j
+    }
+  }
+  return tokens
+}
+
+const isOperatorToken = (t: string | undefined) =>
+  t === "=" || t === "==" || t === "!=" || t === ">" || t === "<" || t === "in" || t === "notin"
+
+const checkKey = (key: string | undefined): string => {
+  if (key === undefined || key === "," || key === "(" || key === ")" || isOperatorToken(key) && key !== "in" && key !== "notin") {
+    throw new SelectorError(`found '${key ?? ""}', expected: identifier`)
+  }
+  const err = qualifiedNameError(key)
+  if (err !== undefined) throw new SelectorError(`unable to parse requirement: key: Invalid value: "${key}": ${err}`)
+  return key
+}
+
+const checkValue = (key: string, value: string): string => {
+  const err = labelValueError(value)
+  if (err !== undefined) {
+    throw new SelectorError(`unable to parse requirement: values[0][${key}]: Invalid value: "${value}": ${err}`)
+  }
+  return value
+}
+
+/**
+ * Parses a label selector (`a=b,c!=d,e in (f,g),h notin (i),j,!k,l>1`). An empty string selects
+ * everything.
+ *
+ * @internal
+ */
+export const parseLabelSelector = (input: string | undefined): Matcher => {
+  if (input === undefined || input.trim() === "") return matchAll
+  const tokens = tokenize(input)
+  const reqs: Array<Requirement> = []
+  let i = 0
+  const peek = () => tokens[i]
+  const next = () => tokens[i++]
+  for (;;) {
+    if (peek() === "!") {
+      next()
+      reqs.push({ op: "!", key: checkKey(next()) })
+    } else {
+      const key = checkKey(next())
+      const op = peek()
+      if (op === undefined || op === ",") {
+        reqs.push({ op: "exists", key })
+      } else if (op === "=" || op === "==" || op === "!=") {
+        next()
+        const v = peek()
+        const value = v === undefined || v === "," ? "" : (next() as string)
+        if (value === "(" || value === ")" || isOperatorToken(value) && value !== "in" && value !== "notin") {
+          throw new SelectorError(`found '${value}', expected: identifier`)
+        }
+        reqs.push({ op: op === "!=" ? "!=" : "=", key, values: [checkValue(key, value)] })
+      } else if (op === "in" || op === "notin") {
+        next()
+        if (next() !== "(") throw new SelectorError(`found '${tokens[i - 1] ?? ""}', expected: '('`)
+        const values: Array<string> = []
+        for (;;) {
+          const t = next()
+          if (t === undefined) throw new SelectorError("found '', expected: ')'")
+          if (t === ")") break
+          if (t === ",") continue
+          values.push(checkValue(key, t))
+        }
+        if (values.length === 0) {
+          throw new SelectorError(`unable to parse requirement: values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty`)
+        }
+        reqs.push({ op, key, values })
+      } else if (op === ">" || op === "<") {
+        next()
+        const v = next()
+        if (v === undefined || !/^-?\d+$/.test(v)) {
+          throw new SelectorError(`unable to parse requirement: values[0]: Invalid value: "${v ?? ""}": for 'Gt', 'Lt' operators, the value must be an integer`)
+        }
+        reqs.push({ op, key, bound: Number(v) })
+      } else {
+        throw new SelectorError(`found '${op}', expected: '=', '!=', '==', 'in', notin'`)
+      }
+    }
+    const sep = next()
+    if (sep === undefined) break
+    if (sep !== ",") throw new SelectorError(`found '${sep}', expected: ',' or 'end of string'`)
+  }
+  return (obj) => {
+    const labels = obj.metadata.labels ?? {}
+    for (const r of reqs) {
+      const has = Object.prototype.hasOwnProperty.call(labels, r.key)
+      const value = has ? labels[r.key] : undefined
+      switch (r.op) {
+        case "exists":
+          if (!has) return false
+          break
+        case "!":
+          if (has) return false
+          break
+        case "=":
+        case "in":
+          if (!has || !r.values.includes(value as string)) return false
+          break
+        case "!=":
+        case "notin":
+          if (has && r.values.includes(value as string)) return false
+          break
+        case ">":
+        case "<": {
+          if (!has || !/^-?\d+$/.test(value as string)) return false
+          const n = Number(value)
+          if (r.op === ">" ? !(n > r.bound) : !(n < r.bound)) return false
+          break
+        }
+      }
+    }
+    return true
+  }
+}
+
+const splitUnescaped = (input: string, sep: string): Array<string> => {
+  const out: Array<string> = []
+  let cur = ""
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i]!
+    if (c === "\\" && i + 1 < input.length) {
+      cur += c + input[i + 1]
+      i++
+    } else if (c === sep) {
+      out.push(cur)
+      cur = ""
+    } else {
+      cur += c
+    }
+  }
+  out.push(cur)
+  return out
+}
+
+const unescape = (s: string) => s.replace(/\\(.)/g, "$1")
+
+/**
+ * Parses a field selector over `metadata.name` and `metadata.namespace` (`=`, `==`, `!=`), the
+ * fields every type supports. `unsupported` builds the type-specific message for any other field.
+ *
+ * @internal
+ */
+export const parseFieldSelector = (
+  input: string | undefined,
+  unsupported: (field: string) => string
+): Matcher => {
+  if (input === undefined || input.trim() === "") return matchAll
+  const terms = splitUnescaped(input, ",").map((term) => {
+    const m = /^(.*?)(!=|==|=)(.*)$/s.exec(term)
+    if (m === null) throw new SelectorError(`invalid selector: '${input}'; can't understand '${term}'`)
+    const field = m[1]!.trim()
+    const op = m[2]!
+    const value = unescape(m[3]!)
+    if (field !== "metadata.name" && field !== "metadata.namespace") throw new SelectorError(unsupported(field))
+    return { field, negate: op === "!=", value }
+  })
+  return (obj) =>
+    terms.every((t) => {
+      const actual = t.field === "metadata.name" ? obj.metadata.name ?? "" : obj.metadata.namespace ?? ""
+      return t.negate ? actual !== t.value : actual === t.value
+    })
+}

@@ -1,0 +1,232 @@
+/**
+ * Object validation as `ValidateObjectMeta` / `ValidateObjectMetaUpdate` and the CRD structural
+ * schema validator do it: every failure is a `field.Error` with the field path the server reports.
+ *
+ * @internal
+ */
+import type { Resource } from "@kubefx/core"
+import { Result, Schema, SchemaIssue } from "effect"
+import { labelValueError, qualifiedNameError } from "./selector.ts"
+import type { FieldError, NameRule, TypeInfo } from "./types.ts"
+import { fieldForbidden, fieldInvalid, fieldRequired } from "./types.ts"
+
+type Json = unknown
+type Meta = Record<string, unknown>
+
+const subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const label1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const label1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/
+
+/** The name errors for a rule, with the server's wording. @internal */
+export const nameErrors = (rule: NameRule, name: string, field = "metadata.name"): Array<FieldError> => {
+  switch (rule) {
+    case "subdomain":
+      if (name.length > 253) return [fieldInvalid(field, name, "must be no more than 253 characters")]
+      return subdomain.test(name) ? [] : [
+        fieldInvalid(
+          field,
+          name,
+          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        )
+      ]
+    case "label":
+      if (name.length > 63) return [fieldInvalid(field, name, "must be no more than 63 characters")]
+      return label1123.test(name) ? [] : [
+        fieldInvalid(
+          field,
+          name,
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        )
+      ]
+    case "label1035":
+      if (name.length > 63) return [fieldInvalid(field, name, "must be no more than 63 characters")]
+      return label1035.test(name) ? [] : [
+        fieldInvalid(
+          field,
+          name,
+          "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        )
+      ]
+    case "pathSegment":
+      if (name === "." || name === "..") return [fieldInvalid(field, name, `may not be '${name}'`)]
+      for (const c of ["/", "%"]) {
+        if (name.includes(c)) return [fieldInvalid(field, name, `may not contain '${c}'`)]
+      }
+      return []
+  }
+}
+
+const isStringMap = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * `ValidateObjectMeta`: name, labels, annotations, finalizers and ownerReferences.
+ *
+ * @internal
+ */
+export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
+  const errs: Array<FieldError> = []
+  const name = typeof meta.name === "string" ? meta.name : ""
+  errs.push(...nameErrors(info.nameRule, name))
+  const labels = meta.labels
+  if (labels !== undefined) {
+    if (!isStringMap(labels)) errs.push(fieldInvalid("metadata.labels", labels, "must be a map of strings"))
+    else {
+      for (const [k, v] of Object.entries(labels)) {
+        const ke = qualifiedNameError(k)
+        if (ke !== undefined) errs.push(fieldInvalid("metadata.labels", k, ke))
+        if (typeof v !== "string") errs.push(fieldInvalid(`metadata.labels`, v, "must be a string"))
+        else {
+          const ve = labelValueError(v)
+          if (ve !== undefined) errs.push(fieldInvalid("metadata.labels", v, ve))
+        }
+      }
+    }
+  }
+  const annotations = meta.annotations
+  if (annotations !== undefined) {
+    if (!isStringMap(annotations)) errs.push(fieldInvalid("metadata.annotations", annotations, "must be a map of strings"))
+    else {
+      let size = 0
+      for (const [k, v] of Object.entries(annotations)) {
+        const ke = qualifiedNameError(k.toLowerCase())
+        if (ke !== undefined) errs.push(fieldInvalid("metadata.annotations", k, ke))
+        if (typeof v !== "string") errs.push(fieldInvalid("metadata.annotations", v, "must be a string"))
+        size += k.length + (typeof v === "string" ? v.length : 0)
+      }
+      if (size > 262144) {
+        errs.push({ field: "metadata.annotations", reason: "FieldValueTooLong", message: "Too long: may not be more than 262144 bytes" })
+      }
+    }
+  }
+  const finalizers = meta.finalizers
+  if (finalizers !== undefined) {
+    if (!Array.isArray(finalizers)) errs.push(fieldInvalid("metadata.finalizers", finalizers, "must be a list of strings"))
+    else {
+      finalizers.forEach((f, i) => {
+        if (typeof f !== "string") errs.push(fieldInvalid(`metadata.finalizers[${i}]`, f, "must be a string"))
+        else {
+          const fe = qualifiedNameError(f)
+          if (fe !== undefined) errs.push(fieldInvalid(`metadata.finalizers[${i}]`, f, fe))
+        }
+      })
+      if (finalizers.includes("orphan") && finalizers.includes("foregroundDeletion")) {
+        errs.push(
+          fieldInvalid("metadata.finalizers", finalizers, "finalizer orphan and foregroundDeletion cannot be both set")
+        )
+      }
+    }
+  }
+  const owners = meta.ownerReferences
+  if (owners !== undefined) {
+    if (!Array.isArray(owners)) errs.push(fieldInvalid("metadata.ownerReferences", owners, "must be a list"))
+    else {
+      const controllers: Array<string> = []
+      for (const o of owners as Array<Record<string, unknown>>) {
+        const path = "metadata.ownerReferences"
+        const str = (k: string) => (typeof o?.[k] === "string" ? (o[k] as string) : "")
+        if (str("apiVersion") === "") errs.push(fieldInvalid(`${path}.apiVersion`, str("apiVersion"), "version must not be empty"))
+        if (str("kind") === "") errs.push(fieldInvalid(`${path}.kind`, str("kind"), "kind must not be empty"))
+        if (str("name") === "") errs.push(fieldInvalid(`${path}.name`, str("name"), "name must not be empty"))
+        if (str("uid") === "") errs.push(fieldInvalid(`${path}.uid`, str("uid"), "uid must not be empty"))
+        if (o?.controller === true) controllers.push(`${str("kind")}/${str("name")}`)
+      }
+      if (controllers.length > 1) {
+        errs.push(
+          fieldInvalid(
+            "metadata.ownerReferences",
+            owners,
+            `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(" and ")}`
+          )
+        )
+      }
+    }
+  }
+  return errs
+}
+
+/**
+ * `ValidateObjectMetaUpdate`: the identity fields are immutable and no finalizer may be added once
+ * the object is being deleted.
+ *
+ * @internal
+ */
+export const validateMetaUpdate = (info: TypeInfo, next: Meta, prev: Resource.ObjectMeta): Array<FieldError> => {
+  const errs = validateMeta(info, next)
+  if (next.uid !== prev.uid) errs.push(fieldInvalid("metadata.uid", next.uid ?? "", "field is immutable"))
+  if (prev.deletionTimestamp !== undefined) {
+    const old = new Set(prev.finalizers ?? [])
+    const extra = [...new Set((next.finalizers as Array<string> | undefined) ?? [])].filter((f) => !old.has(f)).sort()
+    if (extra.length > 0) {
+      errs.push(
+        fieldForbidden(
+          "metadata.finalizers",
+          `no new finalizers can be added if the object is being deleted, found new finalizers []string{${
+            extra.map((f) => JSON.stringify(f)).join(", ")
+          }}`
+        )
+      )
+    }
+  }
+  return errs
+}
+
+const pathString = (root: string, path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : `${acc}.${String(k)}`), root)
+
+const valueAt = (value: Json, path: ReadonlyArray<PropertyKey>): Json => {
+  let cur: any = value
+  for (const k of path) {
+    if (cur === null || typeof cur !== "object") return undefined
+    cur = cur[k as any]
+  }
+  return cur
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/**
+ * Validates `value` (the JSON at `root`, `spec` or `status`) with a custom resource's Schema, as the
+ * structural schema generated from it would: on success the value comes back pruned of unknown
+ * fields (decode then encode); on failure the errors name the field paths.
+ *
+ * @internal
+ */
+export const validateCustom = (
+  codec: Schema.Codec<unknown, unknown>,
+  root: string,
+  value: Json
+): Result.Result<Json, Array<FieldError>> => {
+  if (value === undefined) return Result.fail([fieldRequired(root)])
+  let decoded: Result.Result<unknown, Schema.SchemaError>
+  try {
+    decoded = Schema.decodeUnknownResult(codec as any)(value, { errors: "all" }) as Result.Result<unknown, Schema.SchemaError>
+  } catch {
+    // A Schema with asynchronous or effectful checks cannot run here; the server would not run it either.
+    return Result.succeed(value)
+  }
+  if (Result.isFailure(decoded)) {
+    const issues = formatter(decoded.failure.issue).issues
+    const seen = new Set<string>()
+    const errs: Array<FieldError> = []
+    for (const issue of issues) {
+      const path = (issue.path ?? []).map((p) => (typeof p === "object" && p !== null && "key" in p ? p.key : p)) as Array<PropertyKey>
+      const field = pathString(root, path)
+      const at = valueAt(value, path)
+      const err = at === undefined && /missing/i.test(issue.message)
+        ? fieldRequired(field)
+        : fieldInvalid(field, at ?? null, issue.message)
+      const id = `${err.field}\u0000${err.message}`
+      if (!seen.has(id)) {
+        seen.add(id)
+        errs.push(err)
+      }
+    }
+    return Result.fail(errs)
+  }
+  try {
+    const encoded = Schema.encodeUnknownResult(codec as any)(decoded.success)
+    return Result.isSuccess(encoded) ? Result.succeed(encoded.success) : Result.succeed(value)
+  } catch {
+    return Result.succeed(value)
+  }
+}
