@@ -15,7 +15,8 @@ export type EchoServerSpec = typeof EchoServerSpec.Type
 export const EchoServerStatus = Schema.Struct({
   ready: Schema.optionalKey(Schema.Boolean.annotate({ description: "Every replica is available." })),
   availableReplicas: Schema.optionalKey(Schema.Int),
-  url: Schema.optionalKey(Schema.String.annotate({ description: "In-cluster URL of the echo service." }))
+  url: Schema.optionalKey(Schema.String.annotate({ description: "In-cluster URL of the echo service." })),
+  conditions: Schema.optionalKey(Schema.Array(Resource.Condition))
 })
 export type EchoServerStatus = typeof EchoServerStatus.Type
 

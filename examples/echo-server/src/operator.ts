@@ -52,8 +52,20 @@ export const sync = (req: Request) =>
     const want = req.parent.spec.replicas ?? 1
     const available = deployment?.status?.availableReplicas ?? 0
     yield* directory.register(`${req.parent.metadata.namespace}/${req.parent.metadata.name}`, urlFor(req.parent))
+    const ready = available >= want
     return {
-      status: { ready: available >= want, availableReplicas: available, url: urlFor(req.parent) },
+      status: {
+        ready,
+        availableReplicas: available,
+        url: urlFor(req.parent),
+        // kubefx fills in Ready itself when a handler does not; this one knows better: ready means serving.
+        conditions: [{
+          type: "Ready",
+          status: ready ? "True" : "False",
+          reason: ready ? "Available" : "Progressing",
+          message: `${available}/${want} replicas available`
+        }]
+      },
       children: [deploymentFor(req.parent), serviceFor(req.parent)]
     } satisfies Handler.SyncResponse<EchoServerStatus>
   })

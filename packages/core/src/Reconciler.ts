@@ -78,7 +78,25 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
+/** A short, secret-free summary of a status for log lines: scalar fields and the Ready condition. */
+const statusSummary = (status: Record<string, unknown>): string => {
+  const scalars = Object.entries(status)
+    .filter(([k, v]) => k !== "conditions" && (typeof v === "string" || typeof v === "number" || typeof v === "boolean"))
+    .map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : v}`)
+  const ready = Conditions.get(Conditions.fromStatus(status), Conditions.Ready)
+  if (ready !== undefined) scalars.push(`Ready=${ready.status}${ready.status === "True" ? "" : ` (${ready.reason})`}`)
+  return scalars.join(" ")
+}
+
 const now = Effect.clockWith((c) => c.currentTimeMillis)
+
+const verbs: Record<Plan.Step["_tag"], string> = {
+  Create: "creating",
+  Apply: "applying",
+  Replace: "replacing",
+  Recreate: "recreating",
+  Delete: "deleting"
+}
 
 const hasFinalizer = (obj: KubeObject, name: string): boolean => obj.metadata.finalizers?.includes(name) ?? false
 
@@ -115,6 +133,7 @@ export const make = <Spec, Status, E, R>(
       const cluster = yield* Cluster
       const written = yield* cluster.replaceStatus(parentType, { ...parent, status }, { fieldManager: config.fieldManager })
       store.upsert(parentType, written)
+      yield* Effect.logInfo(`status updated ${statusSummary(status)}`)
       return written
     })
 
@@ -197,6 +216,7 @@ export const make = <Spec, Status, E, R>(
         { fieldManager: config.fieldManager }
       )
       store.upsert(parentType, updated)
+      yield* Effect.logInfo(finalizers.includes(config.finalizerName) ? `added finalizer ${config.finalizerName}` : `removed finalizer ${config.finalizerName}`)
       return updated
     })
 
@@ -205,6 +225,8 @@ export const make = <Spec, Status, E, R>(
 
   const execute = (step: Plan.Step) =>
     Effect.gen(function*() {
+      const target = "object" in step ? step.object : step.current
+      yield* Effect.logInfo(`${verbs[step._tag]} ${target.kind} ${target.metadata.namespace ? `${target.metadata.namespace}/` : ""}${target.metadata.name}`)
       const cluster = yield* Cluster
       const name = (o: KubeObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`
       switch (step._tag) {

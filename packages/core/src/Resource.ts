@@ -239,7 +239,31 @@ export interface PrinterColumn {
 }
 
 /**
+ * Adds the fields the engine writes to a status Struct (`observedGeneration`, `conditions`) unless it declares
+ * them: an API server prunes fields its CRD schema does not know, so they must be part of the schema.
+ */
+const withEngineStatusFields = <S>(status: S): S => {
+  const s = status as unknown as {
+    readonly fields?: Record<string, unknown>
+    readonly mapFields?: (f: (fields: Record<string, unknown>) => Record<string, unknown>) => unknown
+  }
+  if (typeof s.mapFields !== "function" || s.fields === undefined) return status
+  return s.mapFields((fields) => ({
+    ...fields,
+    ...("observedGeneration" in fields ? {} : {
+      observedGeneration: Schema.optionalKey(Schema.Int.annotate({ description: "The metadata.generation this status describes." }))
+    }),
+    ...("conditions" in fields ? {} : {
+      conditions: Schema.optionalKey(Schema.Array(Condition).annotate({ description: "Standard conditions: Ready, ReconcileError." }))
+    })
+  })) as S
+}
+
+/**
  * Declares a custom resource. Status always goes through the status subresource.
+ *
+ * When `status` is a `Schema.Struct`, the fields the engine writes (`observedGeneration`, `conditions`) are
+ * added to it; a status Schema of another shape must declare them itself or the API server will prune them.
  *
  * @example
  * ```ts
@@ -266,7 +290,7 @@ export const custom = <Spec, Status, SpecEncoded, StatusEncoded>(options: {
 }): CustomResource<Spec, Status, SpecEncoded, StatusEncoded> => ({
   ...make<CustomObject<Spec, Status>>({ ...options, statusSubresource: true }),
   spec: options.spec,
-  status: options.status,
+  status: withEngineStatusFields(options.status),
   shortNames: options.shortNames ?? [],
   printerColumns: options.printerColumns ?? [],
   description: options.description
