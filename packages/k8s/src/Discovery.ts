@@ -83,6 +83,8 @@ const ApiResourceList = Schema.Struct({
 type ApiResourceList = typeof ApiResourceList.Type
 
 /**
+ * Looks up how the server serves a kind. Build it with `layer`.
+ *
  * @since 0.1.0
  * @category services
  */

@@ -13,8 +13,10 @@
  *
  * @example
  * ```ts
- * import { KubeCluster, ClientConfig } from "@kubefx/k8s"
- * const Live = KubeCluster.layer.pipe(Layer.provide(myClientConfigLayer))
+ * import { ClientConfig, Discovery, KubeCluster } from "@kubefx/k8s"
+ * // Cluster (and Discovery, sharing its connections) for the pod's service account or ~/.kube/config
+ * const Live = Layer.mergeAll(KubeCluster.layer, Discovery.layer).pipe(
+ *   Layer.provide(ClientConfig.layerFromEnvironment({ userAgent: "my-operator/1.0" })))
  * ```
  *
  * @since 0.1.0
@@ -277,10 +279,11 @@ const make = (options: Options) =>
 
     const delete_: Cluster.Cluster["Service"]["delete"] = (type, address, options) => {
       const body = deleteOptionsBody(options)
+      const namespace = namespaceFor(type, address.namespace)
       return onObject(type, "delete", "DELETE", address, {
         query: { dryRun: options?.dryRun === true ? "All" : undefined },
         ...(body === undefined ? {} : { body })
-      }).pipe(Effect.map((object) => deletedObject(type, address, object)))
+      }).pipe(Effect.map((object) => deletedObject(type, address.name, namespace, object)))
     }
 
     const replaceStatus: Cluster.Cluster["Service"]["replaceStatus"] = (type, object, options) =>
@@ -306,18 +309,19 @@ const make = (options: Options) =>
  */
 const deletedObject = <A extends Resource.KubeObject>(
   type: Resource.ResourceType<A>,
-  address: Cluster.ObjectAddress,
+  requestedName: string,
+  namespace: string | undefined,
   object: Resource.KubeObject
 ): A => {
   if (object.kind !== "Status" || type.kind === "Status") return object as A
   const details = (object as { details?: { name?: unknown; uid?: unknown } }).details
-  const name = typeof details?.name === "string" ? details.name : address.name
+  const name = typeof details?.name === "string" ? details.name : requestedName
   return {
     apiVersion: type.apiVersion,
     kind: type.kind,
     metadata: {
       name,
-      ...(type.namespaced && address.namespace !== undefined ? { namespace: address.namespace } : {}),
+      ...(namespace === undefined ? {} : { namespace }),
       ...(typeof details?.uid === "string" ? { uid: details.uid } : {})
     }
   } as unknown as A

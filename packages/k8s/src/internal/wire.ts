@@ -46,10 +46,10 @@ export const decodeObjectList = Schema.decodeUnknownResult(ObjectList)
 
 export const decodeObject = Schema.decodeUnknownResult(Resource.KubeObjectSchema)
 
-/** One line of a watch response. */
+/** One line of a watch response; `object` is decoded next, as an object or (for ERROR) a Status. */
 export const WatchLine = Schema.Struct({
   type: Schema.Literals(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]),
-  object: Schema.Record(Schema.String, Schema.Unknown)
+  object: Schema.Unknown
 })
 
 export const decodeWatchLine = Schema.decodeUnknownResult(WatchLine)
