@@ -134,6 +134,19 @@ const removeAt = (doc: unknown, tokens: ReadonlyArray<string>): unknown => {
   return doc
 }
 
+const replaceAt = (doc: unknown, tokens: ReadonlyArray<string>, value: unknown): unknown => {
+  if (tokens.length === 0) return value
+  const parent = parentOf(doc, tokens)
+  const last = tokens[tokens.length - 1]!
+  if (Array.isArray(parent)) parent[arrayIndex(last, parent.length, false)] = value
+  else {
+    const obj = parent as JsonObject
+    if (!Object.hasOwn(obj, last)) throw new Failure("path does not exist")
+    obj[last] = value
+  }
+  return doc
+}
+
 const clone = (u: unknown): unknown => (u === undefined ? undefined : structuredClone(u))
 
 /**
@@ -168,12 +181,9 @@ export const jsonPatch = (
         case "remove":
           doc = removeAt(doc, path)
           break
-        case "replace": {
-          const value = needValue()
-          getAt(doc, path)
-          doc = path.length === 0 ? value : addAt(removeAt(doc, path), path, value)
+        case "replace":
+          doc = replaceAt(doc, path, needValue())
           break
-        }
         case "move": {
           const source = from()
           if (source.length < path.length && source.every((t, j) => path[j] === t)) {

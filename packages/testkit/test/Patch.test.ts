@@ -91,6 +91,8 @@ describe("jsonPatch (RFC 6902)", () => {
       spec: { replicas: 3, tags: ["between", "b", "last"], name: "x" },
       metadata: { name: "x", labels: { app: "web" } }
     })
+    // replace writes in place: the key keeps its position.
+    assert.deepStrictEqual(Object.keys((out as { spec: object }).spec), ["replicas", "tags", "name"])
     assert.deepStrictEqual(doc, { spec: { replicas: 1, tags: ["a", "b"] }, meta: { name: "x" } })
   })
 
