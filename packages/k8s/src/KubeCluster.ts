@@ -341,7 +341,8 @@ const deleteOptionsBody = (options: Cluster.DeleteOptions | undefined): object |
 
 /**
  * The live `Cluster` with the given tuning. Fails to build with a `ConfigError` when the server or proxy
- * URL is unusable (e.g. a `socks5://` proxy: only HTTP CONNECT proxies are supported).
+ * URL is unusable (e.g. a `socks5://` or `https://` proxy: only `http://` proxies, tunnelling with
+ * HTTP CONNECT, are supported).
  *
  * @since 0.1.0
  * @category layers

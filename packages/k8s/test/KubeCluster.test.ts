@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Builtin, Cluster, ClusterError, Resource } from "@kubefx/core"
+import * as http from "node:http"
 import * as net from "node:net"
 import { Clock, Duration, Effect, Exit, Fiber, Layer, Redacted, Schema } from "effect"
 import { TestClock } from "effect/testing"
@@ -458,6 +459,35 @@ describe("KubeCluster errors", () => {
     }))
 })
 
+/** A minimal HTTP CONNECT proxy on loopback that records each tunnel's target and Proxy-Authorization. */
+const connectProxy = Effect.gen(function*() {
+  const connects: Array<{ target: string; auth: string | undefined }> = []
+  const proxy = yield* Effect.acquireRelease(
+    Effect.callback<net.Server>((resume) => {
+      const p = net.createServer((client) => {
+        client.once("data", (head) => {
+          const text = head.toString("latin1")
+          const [line, ...headerLines] = text.split("\r\n")
+          const target = line!.split(" ")[1]!
+          const auth = headerLines.find((h) => h.toLowerCase().startsWith("proxy-authorization:"))?.slice(21).trim()
+          connects.push({ target, auth })
+          const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))]
+          const upstream = net.connect(port, host, () => {
+            client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+            upstream.pipe(client)
+            client.pipe(upstream)
+          })
+          upstream.on("error", () => client.destroy())
+          client.on("error", () => upstream.destroy())
+        })
+      })
+      p.listen(0, "127.0.0.1", () => resume(Effect.succeed(p)))
+    }),
+    (p) => Effect.sync(() => p.close())
+  )
+  return { connects, port: (proxy.address() as net.AddressInfo).port }
+})
+
 describe("KubeCluster connections and TLS", () => {
   it.live("sequential requests reuse one keep-alive connection", () =>
     Effect.gen(function*() {
@@ -544,31 +574,7 @@ describe("KubeCluster connections and TLS", () => {
   it.live("HTTP CONNECT proxy: requests tunnel through it with Proxy-Authorization", () =>
     Effect.gen(function*() {
       const server = yield* Loopback.start((_, res) => Loopback.json(res, 200, cm("web", {})))
-      const connects: Array<{ target: string; auth: string | undefined }> = []
-      const proxy = yield* Effect.acquireRelease(
-        Effect.callback<net.Server>((resume) => {
-          const p = net.createServer((client) => {
-            client.once("data", (head) => {
-              const text = head.toString("latin1")
-              const [line, ...headerLines] = text.split("\r\n")
-              const target = line!.split(" ")[1]!
-              const auth = headerLines.find((h) => h.toLowerCase().startsWith("proxy-authorization:"))?.slice(21).trim()
-              connects.push({ target, auth })
-              const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))]
-              const upstream = net.connect(port, host, () => {
-                client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-                upstream.pipe(client)
-                client.pipe(upstream)
-              })
-              upstream.on("error", () => client.destroy())
-              client.on("error", () => upstream.destroy())
-            })
-          })
-          p.listen(0, "127.0.0.1", () => resume(Effect.succeed(p)))
-        }),
-        (p) => Effect.sync(() => p.close())
-      )
-      const proxyPort = (proxy.address() as net.AddressInfo).port
+      const { connects, port: proxyPort } = yield* connectProxy
       yield* withCluster(server, (c) =>
         Effect.repeat(c.get(Builtin.ConfigMap, { name: "web" }), { times: 2 }), {
         proxyUrl: `http://user:p%40ss@127.0.0.1:${proxyPort}`
@@ -582,12 +588,18 @@ describe("KubeCluster connections and TLS", () => {
   it.live("an unsupported proxy scheme fails the layer build with a ConfigError", () =>
     Effect.gen(function*() {
       const server = yield* Loopback.start()
-      const exit = yield* Effect.exit(
-        withCluster(server, (c) => c.get(Builtin.ConfigMap, { name: "x" }), { proxyUrl: "socks5://127.0.0.1:1080" })
-      )
-      const error = failure(exit)
-      assert.strictEqual(error._tag, "ConfigError")
-      assert.include(error.message, "proxy-url scheme socks5: in test-kubeconfig (context loopback) is not supported")
+      for (const scheme of ["socks5", "https"]) {
+        const exit = yield* Effect.exit(
+          withCluster(server, (c) => c.get(Builtin.ConfigMap, { name: "x" }), { proxyUrl: `${scheme}://127.0.0.1:1080` })
+        )
+        const error = failure(exit)
+        assert.strictEqual(error._tag, "ConfigError")
+        assert.include(
+          error.message,
+          `proxy-url scheme ${scheme}: in test-kubeconfig (context loopback) is not supported: only http:// proxies`
+        )
+      }
+      assert.strictEqual(server.requests.length, 0)
     }))
 })
 
@@ -670,4 +682,32 @@ describe("KubeCluster paths", () => {
     assert.strictEqual(KubeCluster.patchContentType("json"), "application/json-patch+json")
     assert.strictEqual(KubeCluster.applyContentType, "application/apply-patch+yaml")
   })
+
+  it.live("an http:// server (e.g. kubectl proxy), directly and through the CONNECT proxy, with keep-alive", () =>
+    Effect.gen(function*() {
+      let connections = 0
+      const paths: Array<string> = []
+      const plain = yield* Effect.acquireRelease(
+        Effect.callback<http.Server>((resume) => {
+          const srv = http.createServer((req, res) => {
+            paths.push(req.url ?? "")
+            Loopback.json(res, 200, cm("web", {}))
+          })
+          srv.on("connection", () => connections++)
+          srv.listen(0, "127.0.0.1", () => resume(Effect.succeed(srv)))
+        }),
+        (srv) => Effect.sync(() => srv.close())
+      )
+      const url = `http://127.0.0.1:${(plain.address() as net.AddressInfo).port}`
+      const fake = { url } as Loopback.LoopbackApiServer
+      yield* withCluster(fake, (c) => Effect.repeat(c.get(Builtin.ConfigMap, { name: "web" }), { times: 2 }))
+      assert.strictEqual(connections, 1)
+      const { connects, port } = yield* connectProxy
+      yield* withCluster(fake, (c) => Effect.repeat(c.get(Builtin.ConfigMap, { name: "web" }), { times: 2 }), {
+        proxyUrl: `http://127.0.0.1:${port}`
+      })
+      assert.strictEqual(paths.length, 6)
+      assert.strictEqual(connections, 2)
+      assert.deepStrictEqual(connects, [{ target: url.replace("http://", ""), auth: undefined }])
+    }))
 })

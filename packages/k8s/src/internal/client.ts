@@ -146,11 +146,11 @@ export class ApiClient extends Context.Service<ApiClient, {
         })
       }
       const proxy = config.proxyUrl === undefined ? undefined : yield* parseUrl(config.proxyUrl, config.source, "proxy-url")
-      if (proxy !== undefined && proxy.protocol !== "http:" && proxy.protocol !== "https:") {
+      if (proxy !== undefined && proxy.protocol !== "http:") {
         return yield* new ConfigError({
           source: config.source,
           message: `proxy-url scheme ${proxy.protocol} in ${config.source} is not supported: ` +
-            `only http:// and https:// proxies (HTTP CONNECT) are`
+            `only http:// proxies (HTTP CONNECT) are`
         })
       }
       const pool = yield* Effect.acquireRelease(

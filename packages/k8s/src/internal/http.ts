@@ -139,7 +139,7 @@ const defaultPort = (url: URL): number => url.port !== "" ? Number(url.port) : u
 
 const proxyError = (message: string): Error => Object.assign(new Error(message), { code: "ERR_KUBEFX_PROXY" })
 
-/** Opens a tunnel to `host:port` through an HTTP(S) proxy with CONNECT. */
+/** Opens a tunnel to `host:port` through an HTTP proxy with CONNECT (TLS to the API server runs inside it). */
 const tunnel = (
   proxy: URL,
   host: string,
@@ -153,7 +153,7 @@ const tunnel = (
     const pass = decodeURIComponent(proxy.password)
     headers["proxy-authorization"] = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
   }
-  const request = (proxy.protocol === "https:" ? https : http).request({
+  const request = http.request({
     host: bareHost(proxy.hostname),
     port: defaultPort(proxy),
     method: "CONNECT",
