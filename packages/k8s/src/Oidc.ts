@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
-import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
+import { HttpClient, type HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { AuthError, ConfigError } from "./ClientConfigError.ts"
 import * as Expiring from "./internal/expiring.ts"
 
@@ -80,6 +80,12 @@ const TokenResponse = Schema.Struct({
 const ErrorResponse = Schema.Struct({ error: Schema.String })
 
 const trimSlash = (url: string) => url.replace(/\/+$/, "")
+
+/** The client error plus the network or TLS reason beneath it ("self-signed certificate", "ECONNREFUSED"). */
+const describe = (error: HttpClientError.HttpClientError): string => {
+  const cause: unknown = "cause" in error.reason ? error.reason.cause : undefined
+  return cause instanceof Error && cause.message !== "" ? `${error.message}: ${cause.message}` : error.message
+}
 
 /** RFC 6749 §2.3.1: client id and secret are form-encoded before they go into Basic auth. */
 const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
@@ -161,7 +167,7 @@ export const make = (
       Effect.gen(function*() {
         const url = `${trimSlash(config.issuerUrl)}/.well-known/openid-configuration`
         const response = yield* client.get(url, { acceptJson: true }).pipe(
-          Effect.mapError((error) => fail(`cannot fetch ${url}: ${error.message}`))
+          Effect.mapError((error) => fail(`cannot fetch ${url}: ${describe(error)}`))
         )
         if (response.status !== 200) return yield* fail(`${url} answered HTTP ${response.status}`)
         const document = yield* HttpClientResponse.schemaBodyJson(Discovery)(response).pipe(
@@ -204,7 +210,7 @@ export const make = (
         )
       }
       const response = yield* client.execute(request).pipe(
-        Effect.mapError((error) => fail(`cannot reach token endpoint ${target.url}: ${error.message}`))
+        Effect.mapError((error) => fail(`cannot reach token endpoint ${target.url}: ${describe(error)}`))
       )
       if (response.status !== 200) {
         // only the OAuth error code: a description could echo what we sent

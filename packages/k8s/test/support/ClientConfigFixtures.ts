@@ -47,13 +47,11 @@ export const countIn = (dir: string): number => {
 }
 
 /**
- * A plugin that counts its runs in `$DIR/count`, saves its args and `KUBERNETES_EXEC_INFO`, and prints
- * `tok-<n>` expiring at `expiry` (RFC 3339; omitted when undefined).
+ * A plugin that counts its runs in `<dir>/count`, saves its args, `$PLUGIN_GREETING` and
+ * `KUBERNETES_EXEC_INFO`, and prints the token `tok-<n>`, expiring at the RFC 3339 time in
+ * `<dir>/expiry` when that file exists.
  */
-export const countingPlugin = (
-  dir: string,
-  options?: { readonly apiVersion?: string; readonly expiry?: string | undefined }
-): string =>
+export const countingPlugin = (dir: string, options?: { readonly apiVersion?: string }): string =>
   script(
     dir,
     "plugin.sh",
@@ -63,12 +61,19 @@ export const countingPlugin = (
       `printf '%s' "$KUBERNETES_EXEC_INFO" > "${dir}/exec-info"`,
       `printf '%s' "$*" > "${dir}/args"`,
       `printf '%s' "$PLUGIN_GREETING" > "${dir}/env"`,
-      `printf '{"apiVersion":"${options?.apiVersion ?? "client.authentication.k8s.io/v1"}","kind":"ExecCredential",` +
-      `"status":{"token":"tok-%s"${
-        options?.expiry === undefined ? "" : `,"expirationTimestamp":"${options.expiry}"`
-      }}}' "$n"`
+      `exp=""`,
+      `if [ -f "${dir}/expiry" ]; then exp=$(printf ',"expirationTimestamp":"%s"' "$(cat "${dir}/expiry")"); fi`,
+      `printf '{"apiVersion":"${options?.apiVersion ?? "client.authentication.k8s.io/v1"}",` +
+      `"kind":"ExecCredential","status":{"token":"tok-%s"%s}}' "$n" "$exp"`
     ].join("\n")
   )
+
+/** What the counting plugin saw: its args, `$PLUGIN_GREETING` and the parsed `KUBERNETES_EXEC_INFO`. */
+export const pluginSaw = (dir: string): { readonly args: string; readonly env: string; readonly info: any } => ({
+  args: readFileSync(join(dir, "args"), "utf8"),
+  env: readFileSync(join(dir, "env"), "utf8"),
+  info: JSON.parse(readFileSync(join(dir, "exec-info"), "utf8"))
+})
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
 
