@@ -24,7 +24,7 @@ import { Builtin, Cluster, ClusterError, Resource } from "@kubefx/core"
 import { Cause, Clock, Context, Duration, Effect, Layer, Queue, Random, Schedule, Schema, Stream } from "effect"
 import { engine } from "./internal/fakeCluster/engine.ts"
 import { State } from "./internal/fakeCluster/state.ts"
-import type { Env, Sink } from "./internal/fakeCluster/state.ts"
+import type { Env } from "./internal/fakeCluster/state.ts"
 import type { TypeInfo } from "./internal/fakeCluster/types.ts"
 
 /**
@@ -134,13 +134,201 @@ export class FakeCluster extends Context.Service<FakeCluster, {
   readonly bookmark: Effect.Effect<void>
   /** Runs the garbage collector to completion (needed only with `garbageCollection: "manual"`). */
   readonly collectGarbage: Effect.Effect<void>
+  /**
+   * Makes the next `times` (default 1) requests that match fail with `error`; see `Fault`.
+   * Faults queue up: each request consumes the oldest matching one.
+   */
+  readonly failNext: (fault: FaultInput) => Effect.Effect<void>
+  /** Delays every matching request by `duration` (on the Clock); the newest matching rule wins. */
+  readonly latency: (duration: Duration.Input, match?: MatchInput) => Effect.Effect<void>
+  /** Removes every pending fault and latency rule, and resumes stalled watches. */
+  readonly clearFaults: Effect.Effect<void>
+  /** Open watches stop delivering (events are held back) without ending, as a wedged connection does. */
+  readonly stallWatches: Effect.Effect<void>
+  /** Stalled watches deliver what was held back, then continue. */
+  readonly resumeWatches: Effect.Effect<void>
+  /** Open watches end (`{ error: true }`: fail with `Transport`), as when the server closes connections. */
+  readonly dropWatches: (options?: { readonly error?: boolean }) => Effect.Effect<void>
+  /** Drops the event history: resuming a watch or a paged list from an earlier version is then 410 Gone. */
+  readonly compact: Effect.Effect<void>
+  /**
+   * An API server restart: open watches fail with `Transport` and the history is compacted (resuming
+   * is 410 Gone); objects stay and resourceVersions keep increasing.
+   */
+  readonly restart: Effect.Effect<void>
 }>()("@kubefx/testkit/FakeCluster") {}
+
+/**
+ * Which requests a fault or latency rule applies to; every field given must match.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export const Match = Schema.Struct({
+  verb: Schema.optionalKey(Verb),
+  /** The type key, e.g. `apps/v1/Deployment` (see `Resource.typeKey`). */
+  resource: Schema.optionalKey(Schema.String),
+  namespace: Schema.optionalKey(Schema.String),
+  name: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category faults
+ */
+export type Match = typeof Match.Type
+
+/**
+ * A `Match` that may name its type by descriptor instead of key.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export interface MatchInput {
+  readonly verb?: Verb
+  readonly resource?: string
+  readonly type?: Resource.ResourceType<any>
+  readonly namespace?: string
+  readonly name?: string
+}
+
+/**
+ * The request hangs for `timeout`, then fails with `Transport`, as a client-side timeout does.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export const Timeout = Schema.Struct({
+  timeout: Schema.Duration.check(
+    Schema.makeFilter((d: Duration.Duration) =>
+      (Duration.isFinite(d) && Duration.toMillis(d) >= 0) || "a finite, non-negative duration"
+    )
+  )
+})
+
+/**
+ * How a faulty request fails: any `ClusterError`, or a `Timeout`.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export const FaultError = Schema.Union([
+  ClusterError.Conflict,
+  ClusterError.Gone,
+  ClusterError.TooManyRequests,
+  ClusterError.ServerError,
+  ClusterError.Transport,
+  ClusterError.NotFound,
+  ClusterError.AlreadyExists,
+  ClusterError.Invalid,
+  ClusterError.Forbidden,
+  ClusterError.Unauthorized,
+  Timeout
+])
+
+/**
+ * @since 0.1.0
+ * @category faults
+ */
+export type FaultError = typeof FaultError.Type
+
+/**
+ * An injected failure, as plain data so that a property test can generate a schedule of them
+ * (`Arbitrary.schema(FakeCluster.Fault)`).
+ *
+ * `when: "after"` applies the request first and then fails it: the write happened but the caller
+ * never heard, as when a response is lost.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export const Fault = Schema.Struct({
+  ...Match.fields,
+  times: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }))),
+  when: Schema.optionalKey(Schema.Literals(["before", "after"])),
+  error: FaultError
+})
+
+/**
+ * @since 0.1.0
+ * @category faults
+ */
+export type Fault = typeof Fault.Type
+
+/**
+ * A `Fault` that may name its type by descriptor.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export type FaultInput = Fault | (Omit<Fault, "resource"> & { readonly type: Resource.ResourceType<any> })
+
+/**
+ * Ready-made fault errors with the server's messages: 409, 410, 429 with Retry-After, 500, 503 and a
+ * client timeout.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export const errors = {
+  conflict: (): FaultError =>
+    new ClusterError.Conflict({
+      message: "the object has been modified; please apply your changes to the latest version and try again",
+      causes: []
+    }),
+  gone: (): FaultError => new ClusterError.Gone({ message: "too old resource version" }),
+  tooManyRequests: (retryAfterSeconds = 1): FaultError =>
+    new ClusterError.TooManyRequests({
+      message: "Too many requests, please try again later.",
+      retryAfterSeconds
+    }),
+  internalError: (): FaultError =>
+    new ClusterError.ServerError({ message: "Internal error occurred: injected", status: 500, reason: "InternalError" }),
+  unavailable: (retryAfterSeconds?: number): FaultError =>
+    new ClusterError.ServerError({
+      message: "the server is currently unable to handle the request",
+      status: 503,
+      reason: "ServiceUnavailable",
+      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds })
+    }),
+  timeout: (duration: Duration.Input): FaultError => ({ timeout: Duration.fromInputUnsafe(duration) })
+}
 
 interface OpenWatch {
   readonly info: TypeInfo
   readonly queue: Queue.Queue<Cluster.WatchEvent, ClusterError.ClusterError | Cause.Done>
   readonly allowBookmarks: boolean
-  sink: Sink | undefined
+  /** Events held back while the watch is stalled. */
+  held: Array<Cluster.WatchEvent> | undefined
+}
+
+const offer = (w: OpenWatch, event: Cluster.WatchEvent) => {
+  if (w.held !== undefined) w.held.push(event)
+  else Queue.offerUnsafe(w.queue, event)
+}
+
+const matches = (match: Match, request: Omit<Request, "time">) =>
+  (match.verb === undefined || match.verb === request.verb) &&
+  (match.resource === undefined || match.resource === request.resource) &&
+  (match.namespace === undefined || match.namespace === (request.namespace ?? "")) &&
+  (match.name === undefined || match.name === (request.name ?? ""))
+
+const toMatch = (input: MatchInput): Match => ({
+  ...(input.verb === undefined ? {} : { verb: input.verb }),
+  ...(input.type !== undefined
+    ? { resource: Resource.typeKey(input.type) }
+    : input.resource === undefined
+    ? {}
+    : { resource: input.resource }),
+  ...(input.namespace === undefined ? {} : { namespace: input.namespace }),
+  ...(input.name === undefined ? {} : { name: input.name })
+})
+
+interface PendingFault {
+  readonly match: Match
+  readonly error: FaultError
+  readonly when: "before" | "after"
+  remaining: number
 }
 
 const bookmarkEvent = (info: TypeInfo, rv: number): Cluster.WatchEvent => ({
@@ -171,8 +359,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   let log: Array<Request> = []
   const watches = new Set<OpenWatch>()
 
-  const record = (request: Omit<Request, "time">) =>
-    Effect.flatMap(Clock.currentTimeMillis, (time) => Effect.sync(() => void log.push({ ...request, time })))
+  let faults: Array<PendingFault> = []
+  let latencies: Array<{ readonly match: Match; readonly duration: Duration.Duration }> = []
 
   /** Runs one synchronous state operation; a thrown `ClusterError` becomes the typed failure. */
   const run = <A>(f: (env: Env) => A): Effect.Effect<A, ClusterError.ClusterError> =>
@@ -186,145 +374,142 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         }
       }))
 
+  const inject = (error: FaultError, request: Omit<Request, "time">): Effect.Effect<never, ClusterError.ClusterError> => {
+    if (!("timeout" in error)) return Effect.fail(error)
+    const millis = Duration.toMillis(error.timeout)
+    return Effect.sleep(error.timeout).pipe(
+      Effect.andThen(Effect.fail(
+        new ClusterError.Transport({
+          message: `${request.verb} ${request.resource}: the request timed out after ${millis}ms (injected)`,
+          resource: request.resource,
+          ...target(request.namespace, request.name)
+        })
+      ))
+    )
+  }
+
+  /** One request: recorded, delayed and failed as the test controls say, then run against the state. */
+  const call = <A>(request: Omit<Request, "time">, op: (env: Env) => A): Effect.Effect<A, ClusterError.ClusterError> =>
+    Effect.gen(function*() {
+      const time = yield* Clock.currentTimeMillis
+      log.push({ ...request, time })
+      const delay = latencies.findLast((l) => matches(l.match, request))
+      if (delay !== undefined) yield* Effect.sleep(delay.duration)
+      const fault = faults.find((f) => matches(f.match, request))
+      if (fault !== undefined) {
+        fault.remaining -= 1
+        if (fault.remaining <= 0) faults = faults.filter((f) => f !== fault)
+        if (fault.when === "before") return yield* inject(fault.error, request)
+      }
+      const result = yield* run(op)
+      if (fault !== undefined) return yield* inject(fault.error, request)
+      return result
+    })
+
   const target = (namespace: string | undefined, name: string | undefined) => ({
     ...(namespace === undefined || namespace === "" ? {} : { namespace }),
     ...(name === undefined || name === "" ? {} : { name })
   })
 
-  const metaOf = (object: Resource.KubeObject) => object?.metadata ?? {}
+  const metaOf = (object: Resource.KubeObject): Resource.ObjectMeta => object?.metadata ?? {}
+
+  const writeRequest = (
+    verb: Verb,
+    type: Resource.ResourceType<any>,
+    where: { readonly namespace?: string | undefined; readonly name?: string | undefined },
+    options: { readonly dryRun?: boolean | undefined },
+    subresource?: "status"
+  ): Omit<Request, "time"> => ({
+    verb,
+    resource: Resource.typeKey(type),
+    ...target(where.namespace, where.name),
+    ...(subresource === undefined ? {} : { subresource }),
+    dryRun: options.dryRun === true
+  })
+
+  const flags = (options: Cluster.WriteOptions) => ({
+    fieldManager: options.fieldManager ?? defaultManager,
+    dryRun: options.dryRun === true
+  })
+
+  const statusOf = (type: Resource.ResourceType<any>, where: { readonly namespace?: string | undefined; readonly name?: string | undefined }) => {
+    const info = state.resolve(type)
+    if (!info.type.statusSubresource) {
+      throw new ClusterError.NotFound({
+        message: `the server could not find the requested resource (${info.qualifiedResource}/status)`,
+        resource: info.key,
+        ...target(where.namespace, where.name)
+      })
+    }
+    return info
+  }
 
   const cluster = Cluster.Cluster.of({
     get: (type, address) =>
-      record({ verb: "get", resource: Resource.typeKey(type), ...target(address.namespace, address.name), dryRun: false }).pipe(
-        Effect.andThen(run(() => state.get(state.resolve(type), address.namespace, address.name) as any))
-      ),
+      call(writeRequest("get", type, address, {}), () => state.get(state.resolve(type), address.namespace, address.name) as any),
     list: (type, options = {}) =>
-      record({ verb: "list", resource: Resource.typeKey(type), ...target(options.namespace, undefined), dryRun: false }).pipe(
-        Effect.andThen(run(() => state.list(state.resolve(type), options) as any))
-      ),
+      call(writeRequest("list", type, { namespace: options.namespace }, {}), () => state.list(state.resolve(type), options) as any),
     watch: (type, options) =>
       Stream.unwrap(
-        record({ verb: "watch", resource: Resource.typeKey(type), ...target(options.namespace, undefined), dryRun: false }).pipe(
-          Effect.andThen(run(() => state.resolve(type))),
+        call(writeRequest("watch", type, { namespace: options.namespace }, {}), () => state.resolve(type)).pipe(
           Effect.map((info) => openWatch(info, options))
         )
       ) as any,
     create: (type, object, options = {}) =>
-      record({
-        verb: "create",
-        resource: Resource.typeKey(type),
-        ...target(metaOf(object).namespace, metaOf(object).name),
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) =>
-          state.create(state.resolve(type), object, {
-            fieldManager: options.fieldManager ?? defaultManager,
-            dryRun: options.dryRun === true
-          }, env) as any
-        ))
+      call(
+        writeRequest("create", type, metaOf(object), options),
+        (env) => state.create(state.resolve(type), object, flags(options), env) as any
       ),
     replace: (type, object, options = {}) =>
-      record({
-        verb: "update",
-        resource: Resource.typeKey(type),
-        ...target(metaOf(object).namespace, metaOf(object).name),
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) =>
-          state.replace(state.resolve(type), object, {
-            fieldManager: options.fieldManager ?? defaultManager,
-            dryRun: options.dryRun === true
-          }, env, undefined) as any
-        ))
+      call(
+        writeRequest("update", type, metaOf(object), options),
+        (env) => state.replace(state.resolve(type), object, flags(options), env, undefined) as any
       ),
     replaceStatus: (type, object, options = {}) =>
-      record({
-        verb: "updateStatus",
-        resource: Resource.typeKey(type),
-        ...target(metaOf(object).namespace, metaOf(object).name),
-        subresource: "status",
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) => {
-          const info = state.resolve(type)
-          if (!info.type.statusSubresource) throw notFoundStatus(info, metaOf(object))
-          return state.replace(info, object, {
-            fieldManager: options.fieldManager ?? defaultManager,
-            dryRun: options.dryRun === true
-          }, env, "status") as any
-        }))
+      call(
+        writeRequest("updateStatus", type, metaOf(object), options, "status"),
+        (env) => state.replace(statusOf(type, metaOf(object)), object, flags(options), env, "status") as any
       ),
     patch: (type, address, patch, options = {}) =>
-      record({
-        verb: "patch",
-        resource: Resource.typeKey(type),
-        ...target(address.namespace, address.name),
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) =>
-          state.patch(state.resolve(type), address.namespace, address.name, patch, {
-            fieldManager: options.fieldManager ?? defaultManager,
-            dryRun: options.dryRun === true
-          }, env, undefined) as any
-        ))
+      call(
+        writeRequest("patch", type, address, options),
+        (env) => state.patch(state.resolve(type), address.namespace, address.name, patch, flags(options), env, undefined) as any
       ),
     patchStatus: (type, address, patch, options = {}) =>
-      record({
-        verb: "patchStatus",
-        resource: Resource.typeKey(type),
-        ...target(address.namespace, address.name),
-        subresource: "status",
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) => {
-          const info = state.resolve(type)
-          if (!info.type.statusSubresource) throw notFoundStatus(info, address)
-          return state.patch(info, address.namespace, address.name, patch, {
-            fieldManager: options.fieldManager ?? defaultManager,
-            dryRun: options.dryRun === true
-          }, env, "status") as any
-        }))
+      call(
+        writeRequest("patchStatus", type, address, options, "status"),
+        (env) => state.patch(statusOf(type, address), address.namespace, address.name, patch, flags(options), env, "status") as any
       ),
     apply: (type, object, options) =>
-      record({
-        verb: "apply",
-        resource: Resource.typeKey(type),
-        ...target(metaOf(object).namespace, metaOf(object).name),
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) =>
+      call(
+        writeRequest("apply", type, metaOf(object), options),
+        (env) =>
           state.apply(state.resolve(type), object, {
             fieldManager: options.fieldManager,
             force: options.force === true,
             dryRun: options.dryRun === true
           }, env) as any
-        ))
       ),
     delete: (type, address, options = {}) =>
-      record({
-        verb: "delete",
-        resource: Resource.typeKey(type),
-        ...target(address.namespace, address.name),
-        dryRun: options.dryRun === true
-      }).pipe(
-        Effect.andThen(run((env) => state.delete(state.resolve(type), address.namespace, address.name, options, env) as any))
+      call(
+        writeRequest("delete", type, address, options),
+        (env) => state.delete(state.resolve(type), address.namespace, address.name, options, env) as any
       )
   })
 
   const openWatch = (info: TypeInfo, options: Cluster.WatchOptions): Stream.Stream<Cluster.WatchEvent, ClusterError.ClusterError> =>
     Stream.callback<Cluster.WatchEvent, ClusterError.ClusterError>((queue) =>
       Effect.gen(function*() {
-        const w: OpenWatch = { info, queue, allowBookmarks: options.allowBookmarks === true, sink: undefined }
+        const w: OpenWatch = { info, queue, allowBookmarks: options.allowBookmarks === true, held: undefined }
         const from = options.resourceVersion === "" || options.resourceVersion === "0"
           ? undefined
           : Number(options.resourceVersion)
         // A watch from a future version only sees what comes after that version.
         const deliver = (event: Cluster.WatchEvent) => {
           if (from !== undefined && Number(event.object.metadata.resourceVersion) <= from) return
-          Queue.offerUnsafe(queue, event)
+          offer(w, event)
         }
         const registration = yield* run(() => state.watch(info, options, deliver))
-        w.sink = registration.sink
         watches.add(w)
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
@@ -332,7 +517,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
             watches.delete(w)
           })
         )
-        for (const event of registration.replay) Queue.offerUnsafe(queue, event)
+        for (const event of registration.replay) offer(w, event)
         if (registration.waitFor !== undefined) {
           const wanted = registration.waitFor
           // The watch cache waits up to 3 s for a resourceVersion it has not reached, then gives up.
@@ -361,7 +546,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         }
         if (w.allowBookmarks) {
           yield* Effect.forkScoped(
-            Effect.sync(() => Queue.offerUnsafe(queue, bookmarkEvent(info, state.rv))).pipe(
+            Effect.sync(() => offer(w, bookmarkEvent(info, state.rv))).pipe(
               Effect.delay(bookmarkInterval),
               Effect.repeat(Schedule.forever)
             )
@@ -370,12 +555,21 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       })
     )
 
-  const notFoundStatus = (info: TypeInfo, meta: { readonly name?: string | undefined; readonly namespace?: string | undefined }) =>
-    new ClusterError.NotFound({
-      message: `the server could not find the requested resource (${info.qualifiedResource}/status)`,
-      resource: info.key,
-      ...target(meta.namespace, meta.name)
-    })
+  const resume = () => {
+    for (const w of watches) {
+      const held = w.held
+      w.held = undefined
+      for (const event of held ?? []) Queue.offerUnsafe(w.queue, event)
+    }
+  }
+
+  const drop = (error: boolean, reason: string) => {
+    for (const w of watches) {
+      if (error) {
+        Queue.failCauseUnsafe(w.queue, Cause.fail(new ClusterError.Transport({ message: reason, resource: w.info.key })))
+      } else Queue.endUnsafe(w.queue)
+    }
+  }
 
   const fake = FakeCluster.of({
     register: (type) => Effect.sync(() => void state.register(type)),
@@ -397,9 +591,39 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     writes: Effect.sync(() => log.filter((r) => writeVerbs.has(r.verb)).length),
     resourceVersion: Effect.sync(() => String(state.rv)),
     bookmark: Effect.sync(() => {
-      for (const w of watches) if (w.allowBookmarks) Queue.offerUnsafe(w.queue, bookmarkEvent(w.info, state.rv))
+      for (const w of watches) if (w.allowBookmarks) offer(w, bookmarkEvent(w.info, state.rv))
     }),
-    collectGarbage: Effect.flatMap(currentEnv, (env) => Effect.sync(() => state.collectGarbage(env)))
+    collectGarbage: Effect.flatMap(currentEnv, (env) => Effect.sync(() => state.collectGarbage(env))),
+    failNext: (input) =>
+      Effect.sync(() => {
+        const fault = Schema.decodeUnknownSync(Fault)(
+          "type" in input ? { ...input, type: undefined, resource: Resource.typeKey(input.type) } : input
+        )
+        faults.push({
+          match: toMatch(fault),
+          error: input.error,
+          when: fault.when ?? "before",
+          remaining: fault.times ?? 1
+        })
+      }),
+    latency: (duration, match = {}) =>
+      Effect.sync(() => void latencies.push({ match: toMatch(match), duration: Duration.fromInputUnsafe(duration) })),
+    clearFaults: Effect.sync(() => {
+      faults = []
+      latencies = []
+      resume()
+    }),
+    stallWatches: Effect.sync(() => {
+      for (const w of watches) w.held ??= []
+    }),
+    resumeWatches: Effect.sync(resume),
+    dropWatches: (options = {}) =>
+      Effect.sync(() => drop(options.error === true, "the watch connection was closed (injected)")),
+    compact: Effect.sync(() => state.compact()),
+    restart: Effect.sync(() => {
+      drop(true, "the API server restarted: connection reset (injected)")
+      state.compact()
+    })
   })
 
   return { cluster, fake } as const

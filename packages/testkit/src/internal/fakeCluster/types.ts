@@ -8,7 +8,7 @@ import { ClusterError, Resource } from "@kubefx/core"
 
 /** How `metadata.generation` is maintained. @internal */
 export type GenerationRule =
-  /** No generation (ConfigMap, Secret, Pod in 1.32, RBAC, ...). */
+  /** No generation (ConfigMap, Secret, Service, RBAC, ...). */
   | "none"
   /** Bumped when `spec` changes (most workload and networking types). */
   | "spec"
@@ -43,7 +43,9 @@ const builtinGroups = new Set(["", "apps", "batch", "policy", "autoscaling"])
 
 const isBuiltinGroup = (group: string) => builtinGroups.has(group) || group.endsWith(".k8s.io")
 
+// As of kube-apiserver 1.37 (the envtest pin): Pods track generation since PodObservedGenerationTracking.
 const generationRules: Record<string, GenerationRule> = {
+  "/Pod": "spec",
   "apps/Deployment": "specAndAnnotations",
   "apps/StatefulSet": "spec",
   "apps/DaemonSet": "spec",
