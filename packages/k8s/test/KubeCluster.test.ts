@@ -439,6 +439,19 @@ describe("KubeCluster errors", () => {
       assert.strictEqual(server.abortedResponses(), 1)
     }))
 
+  it.live("the request timeout does not count time spent obtaining credentials (a slow exec plugin)", () =>
+    Effect.gen(function*() {
+      const server = yield* Loopback.start((_, res) => Loopback.json(res, 200, cm("x", {})))
+      const got = yield* withCluster(server, (c) => c.get(Builtin.ConfigMap, { name: "x" }), {
+        timeout: Duration.millis(200),
+        credentials: Effect.sleep(Duration.millis(400)).pipe(
+          Effect.as({ headers: { Authorization: Redacted.make("Bearer slow") } })
+        )
+      })
+      assert.strictEqual(got.metadata.name, "x")
+      assert.strictEqual(server.requests[0]!.headers.authorization, "Bearer slow")
+    }))
+
   it.live("connection refused is a Transport error (retried for reads, then returned)", () =>
     Effect.gen(function*() {
       const port = yield* Effect.callback<number>((resume) => {

@@ -198,42 +198,53 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
       Effect.flatMap((text) => Effect.fail(statusError(call, res.status, res.headers, text, config.source)))
     )
 
-  const open = (call: Call): Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope> =>
-    Effect.gen(function*() {
-      const { agent, headers } = yield* headersFor(call)
-      const request: Http.HttpRequest = {
+  /** Credentials and headers come first, outside the request timeout: an exec plugin may take its time. */
+  const prepare = (call: Call) =>
+    Effect.map(headersFor(call), ({ agent, headers }) => ({
+      agent,
+      request: {
         method: call.method,
         path: withQuery(call.path, call.query),
         headers,
         ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) })
-      }
-      const res = yield* Http.open(pool, agent, request).pipe(
-        Effect.timeoutOrElse({ duration: config.timeout, orElse: () => Effect.fail(timeoutFailure("response")) }),
-        Effect.mapError((failure) => transport(call, failure))
-      )
-      if (res.status < 200 || res.status > 299) return yield* errorOf(call, res)
-      return res
-    })
+      } satisfies Http.HttpRequest
+    }))
+
+  /** Sends and waits for the headers; a non-2xx answer is read and mapped to its error. */
+  const exchange = (
+    call: Call,
+    prepared: Effect.Success<ReturnType<typeof prepare>>
+  ): Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope> =>
+    Http.open(pool, prepared.agent, prepared.request).pipe(
+      Effect.mapError((failure) => transport(call, failure)),
+      Effect.flatMap((res) => res.status < 200 || res.status > 299 ? errorOf(call, res) : Effect.succeed(res))
+    )
+
+  const timedOut = (call: Call, what: string) => () => Effect.fail(transport(call, timeoutFailure(what)))
+
+  const open = (call: Call): Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope> =>
+    Effect.flatMap(prepare(call), (prepared) =>
+      exchange(call, prepared).pipe(
+        Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") })
+      ))
 
   const send = (call: Call): Effect.Effect<JsonResponse, ClusterError.ClusterError> =>
-    Effect.scoped(Effect.gen(function*() {
-      const res = yield* open(call)
-      const text = yield* Http.readText(res.body, pool).pipe(Effect.mapError((failure) => transport(call, failure)))
-      if (text.trim() === "") return { status: res.status, json: undefined }
-      const parsed = Wire.parseJson(text)
-      if (Result.isFailure(parsed)) {
-        return yield* new ClusterError.Transport({
-          ...call.target,
-          message: `${describeCall(call)}: unreadable response body: ${parsed.failure}`
-        })
-      }
-      return { status: res.status, json: parsed.success }
-    })).pipe(
-      Effect.timeoutOrElse({
-        duration: config.timeout,
-        orElse: () => Effect.fail(transport(call, timeoutFailure("complete response")))
-      })
-    )
+    Effect.flatMap(prepare(call), (prepared) =>
+      Effect.scoped(Effect.gen(function*() {
+        const res = yield* exchange(call, prepared)
+        const text = yield* Http.readText(res.body, pool).pipe(Effect.mapError((failure) => transport(call, failure)))
+        if (text.trim() === "") return { status: res.status, json: undefined }
+        const parsed = Wire.parseJson(text)
+        if (Result.isFailure(parsed)) {
+          return yield* new ClusterError.Transport({
+            ...call.target,
+            message: `${describeCall(call)}: unreadable response body: ${parsed.failure}`
+          })
+        }
+        return { status: res.status, json: parsed.success }
+      })).pipe(
+        Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") })
+      ))
 
   return ApiClient.of({ config, pool, send, open })
 }
