@@ -8,7 +8,8 @@ import { Schema } from "effect"
 
 /**
  * The configuration itself is unusable: a missing or malformed kubeconfig, an unknown context,
- * an unreadable certificate file, a refused `http://` server.
+ * an unreadable certificate file, a refused `http://` server, an exec plugin that may not run here
+ * (`allowExec`, or `interactiveMode: Always` without a terminal). Raised when a layer is built.
  *
  * @since 0.1.0
  * @category errors
@@ -21,8 +22,8 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 }) {}
 
 /**
- * Credentials could not be obtained: an exec plugin failed or was not allowed, a token file vanished,
- * an OIDC refresh was refused.
+ * Credentials could not be obtained while running: an exec plugin failed or timed out, a token file
+ * vanished, an OIDC refresh was refused. The next request tries again.
  *
  * @since 0.1.0
  * @category errors

@@ -244,3 +244,66 @@ describe("Kubeconfig.select", () => {
       assert.include(noCurrent.message, "no current-context is set and no context was chosen (none defined)")
     }))
 })
+
+/**
+ * `@kubernetes/client-node` as a reference: on one file both read the same thing; on several files it
+ * departs from kubectl, which is one reason `Kubeconfig` does not delegate to it (see its doc comment).
+ */
+describe("Kubeconfig compared with @kubernetes/client-node", () => {
+  const file = kubeconfig({
+    current: "dev",
+    clusters: {
+      c: {
+        server: "https://10.0.0.1:6443",
+        "certificate-authority-data": "Q0E=",
+        "tls-server-name": "kube",
+        "proxy-url": "http://proxy:3128"
+      }
+    },
+    contexts: { dev: { cluster: "c", user: "u", namespace: "team" } },
+    users: { u: { token: "tkn", as: "jane" } }
+  })
+
+  it.live("agrees on a single file", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const path = write(dir, "config", file)
+      const k8s = yield* Effect.promise(() => import("@kubernetes/client-node"))
+      const kc = new k8s.KubeConfig()
+      kc.loadFromFile(path)
+      const selected = yield* Kubeconfig.select(yield* Kubeconfig.load({ paths: [path] }).pipe(fs))
+      const cluster = kc.getCurrentCluster()!
+      assert.strictEqual(selected.context.name, kc.getCurrentContext())
+      assert.strictEqual(selected.cluster.value.server, cluster.server)
+      assert.strictEqual(selected.cluster.value["certificate-authority-data"], cluster.caData)
+      assert.strictEqual(selected.cluster.value["tls-server-name"], cluster.tlsServerName)
+      assert.strictEqual(selected.cluster.value["proxy-url"], cluster.proxyUrl)
+      assert.strictEqual(selected.namespace, kc.getContextObject("dev")?.namespace)
+      assert.strictEqual(Redacted.value(selected.user!.value.token!), kc.getCurrentUser()?.token)
+      assert.strictEqual(selected.user?.value.as, kc.getCurrentUser()?.impersonateUser)
+    }))
+
+  it.live("departs from kubectl when merging: duplicate names throw and the last current-context wins", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const a = write(dir, "a", file)
+      const b = write(dir, "b", kubeconfig({ current: "other", clusters: { c: { server: "https://elsewhere" } } }))
+      const k8s = yield* Effect.promise(() => import("@kubernetes/client-node"))
+      // what client-node's loadFromDefault does with KUBECONFIG=a:b
+      const kc = new k8s.KubeConfig()
+      kc.loadFromFile(a)
+      const second = new k8s.KubeConfig()
+      second.loadFromFile(b)
+      assert.throws(() => kc.mergeConfig(second), /Duplicate cluster: c/)
+      const onlyContext = new k8s.KubeConfig()
+      onlyContext.loadFromFile(write(dir, "b2", kubeconfig({ current: "other" })))
+      const fresh = new k8s.KubeConfig()
+      fresh.loadFromFile(a)
+      fresh.mergeConfig(onlyContext)
+      assert.strictEqual(fresh.getCurrentContext(), "other")
+      // kubectl (and Kubeconfig.merge): the first file wins both
+      const merged = yield* Kubeconfig.load({ paths: [a, b] }).pipe(fs)
+      assert.strictEqual(merged.currentContext, "dev")
+      assert.strictEqual(merged.clusters.get("c")?.value.server, "https://10.0.0.1:6443")
+    }))
+})
