@@ -84,6 +84,7 @@ export class ClientConfig extends Context.Service<ClientConfig, {
   readonly namespace: string
   readonly userAgent: string
   readonly tls: TlsConfig
+  /** `http`, `https` or `socks5` proxy URL. It may carry a password: do not log it. */
   readonly proxyUrl?: string
   /** Timeout of a non-watch request. */
   readonly timeout: Duration.Duration
@@ -321,7 +322,8 @@ const checkProxy = (raw: string, label: string): Effect.Effect<string, ConfigErr
   try {
     url = new URL(raw)
   } catch {
-    return Effect.fail(configError(`${label}: ${JSON.stringify(raw)} is not a URL`, label))
+    // not quoted: a proxy URL may carry a password
+    return Effect.fail(configError(`${label}: the proxy URL is not a URL`, label))
   }
   return ["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol)
     ? Effect.succeed(raw)
@@ -348,8 +350,15 @@ const pem = (
     return text
   })
 
-/** Header names may not contain every character a key may; escape like client-go (the server unescapes). */
-const escapeExtraKey = (key: string) => key.replace(/[^A-Za-z0-9\-._~]/g, (c) => encodeURIComponent(c).replace(/[!'()*]/g, (x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}`))
+/**
+ * A header name allows fewer characters than an extra key: percent-escape all but the unreserved ones,
+ * as client-go does; the API server unescapes.
+ */
+const escapeExtraKey = (key: string) =>
+  Array.from(new TextEncoder().encode(key), (byte) =>
+    /[A-Za-z0-9\-._~]/.test(String.fromCharCode(byte)) && byte < 0x80
+      ? String.fromCharCode(byte)
+      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")
 
 const impersonationHeaders = (
   impersonate: Impersonation | undefined,
@@ -386,7 +395,6 @@ const authSource = (
   common: {
     readonly tokenFileMaxAge: Duration.Duration
     readonly exec: Omit<ExecCredential.RunOptions, "source">
-    readonly source: string
   }
 ): Effect.Effect<Dynamic, ConfigError, Platform | Scope.Scope> =>
   Effect.gen(function*() {
@@ -494,7 +502,6 @@ const build = (
     const source = options.source ?? "ClientConfig options"
     const dynamic = yield* authSource(auth, labels, {
       tokenFileMaxAge,
-      source,
       exec: {
         stdinIsTerminal: options.stdinIsTerminal ?? tty.isatty(0),
         timeout: execTimeout,

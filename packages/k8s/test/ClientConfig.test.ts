@@ -126,6 +126,9 @@ describe("ClientConfig.fromKubeconfig: cluster", () => {
       assert.include(noServer.message, "clusters[c].server: no server is set")
       const proxy = yield* failure(fromFile(single({ "proxy-url": "ftp://proxy" }, {})))
       assert.include(proxy.message, "clusters[c].proxy-url: proxy scheme must be http, https or socks5")
+      const unparsable = yield* failure(fromFile(single({ "proxy-url": "http://user:SECRET@[bad" }, {})))
+      assert.include(unparsable.message, "clusters[c].proxy-url: the proxy URL is not a URL")
+      assert.notInclude(unparsable.message, "SECRET")
       const base64 = yield* failure(fromFile(single({ "certificate-authority-data": "%%%not base64" }, {})))
       assert.include(base64.message, "clusters[c].certificate-authority-data: not valid base64")
       const notPem = yield* failure(fromFile(single({ "certificate-authority-data": b64(b64(ca)) }, {})))
@@ -202,7 +205,7 @@ describe("ClientConfig.fromKubeconfig: users", () => {
         as: "jane",
         "as-uid": "1234",
         "as-groups": ["devs", "ops"],
-        "as-user-extra": { "scopes.example.com/project": ["p1", "p2"], reason: ["on call"] }
+        "as-user-extra": { "scopes.example.com/project": ["p1", "p2"], reason: ["on call"], "a(b)ü": ["x"] }
       }))
       const credentials = yield* config.credentials
       assert.strictEqual(Redacted.value(credentials.headers["Impersonate-User"]!), "jane")
@@ -211,7 +214,8 @@ describe("ClientConfig.fromKubeconfig: users", () => {
       assert.deepStrictEqual(credentials.multiHeaders, {
         "Impersonate-Group": ["devs", "ops"],
         "Impersonate-Extra-scopes.example.com%2Fproject": ["p1", "p2"],
-        "Impersonate-Extra-reason": ["on call"]
+        "Impersonate-Extra-reason": ["on call"],
+        "Impersonate-Extra-a%28b%29%C3%BC": ["x"]
       })
     }))
 
