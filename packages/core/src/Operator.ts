@@ -300,6 +300,11 @@ export const run = <Spec, Status, E, R>(
           yield* Effect.logWarning(`reconcile failed (${failure.reason}); waiting for a change: ${failure.message}`)
           return
         }
+        if (yield* queue.isQueued(key)) {
+          // Something changed while this reconcile ran: the re-run that is already queued supersedes a backoff retry.
+          yield* Effect.logDebug(`reconcile failed (${failure.reason}); a newer change is queued: ${failure.message}`)
+          return
+        }
         const delay = yield* nextDelay(key, failure)
         if (delay._tag === "None") {
           backoff.delete(key)

@@ -51,7 +51,8 @@ export interface DesiredChild {
  */
 export type Step =
   | { readonly _tag: "Create"; readonly type: ResourceType; readonly object: KubeObject }
-  | { readonly _tag: "Apply"; readonly type: ResourceType; readonly object: KubeObject }
+  /** `create`: the child was not observed, so the executor must make sure it does not exist unowned. */
+  | { readonly _tag: "Apply"; readonly type: ResourceType; readonly object: KubeObject; readonly create: boolean }
   | { readonly _tag: "Replace"; readonly type: ResourceType; readonly object: KubeObject; readonly current: KubeObject }
   | { readonly _tag: "Recreate"; readonly type: ResourceType; readonly object: KubeObject; readonly current: KubeObject }
   | { readonly _tag: "Delete"; readonly type: ResourceType; readonly current: KubeObject }
@@ -310,7 +311,11 @@ export const make = (
     wanted.add(id)
     const current = byId.get(id)?.object
     if (current === undefined) {
-      steps.push(d.update === "apply" ? { _tag: "Apply", type: d.type, object: d.object } : { _tag: "Create", type: d.type, object: d.object })
+      steps.push(
+        d.update === "apply"
+          ? { _tag: "Apply", type: d.type, object: d.object, create: true }
+          : { _tag: "Create", type: d.type, object: d.object }
+      )
       continue
     }
     if (controllerOf(current)?.uid !== parentUid) {
@@ -327,7 +332,7 @@ export const make = (
     if (current.metadata.deletionTimestamp !== undefined || isUpToDate(d, current)) continue
     switch (d.update) {
       case "apply":
-        steps.push({ _tag: "Apply", type: d.type, object: d.object })
+        steps.push({ _tag: "Apply", type: d.type, object: d.object, create: false })
         break
       case "replace":
         steps.push({

@@ -173,7 +173,8 @@ export const make = <Spec, Status, E, R>(
       // Conditions the handler returned keep their transition time when unchanged; Ready is the handler's if it set one.
       let conditions: ReadonlyArray<Condition> = []
       for (const c of Conditions.fromStatus(base)) {
-        conditions = Conditions.set([...conditions, ...existing.filter((e) => e.type === c.type)], c, ts)
+        const withGen = c.observedGeneration === undefined ? { ...c, ...gen } : c
+        conditions = Conditions.set([...conditions, ...existing.filter((e) => e.type === c.type)], withGen, ts)
           .filter((x, i, all) => all.findIndex((y) => y.type === x.type) === i)
       }
       const carry = (type: string) => existing.filter((e) => e.type === type)
@@ -223,6 +224,34 @@ export const make = <Spec, Status, E, R>(
   const writeFailed = (what: string, e: ClusterError) =>
     fail("WriteFailed", `${what}: ${e._tag}: ${e.message}`, true, e)
 
+  /** Fails with a ChildConflict when an object sits where `desired` should be and is not controlled by its owner. */
+  const ensureOwned = (type: ResourceType, desired: KubeObject) =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const existing = yield* cluster.get(type, { namespace: desired.metadata.namespace ?? "", name: desired.metadata.name ?? "" })
+      const owner = existing.metadata.ownerReferences?.find((o) => o.controller === true)
+      const wanted = desired.metadata.ownerReferences?.find((o) => o.controller === true)
+      const manager = existing.metadata.labels?.[Plan.operatorLabel]
+      if (owner !== undefined && owner.uid === wanted?.uid && manager !== undefined && manager !== config.name) {
+        return yield* Effect.fail(fail(
+          "ChildConflict",
+          `${existing.kind} ${existing.metadata.name} belongs to the same parent but is managed by operator ${manager}`,
+          true
+        ))
+      }
+      if (owner === undefined || owner.uid !== wanted?.uid) {
+        const where = `${existing.kind} ${existing.metadata.namespace ? `${existing.metadata.namespace}/` : ""}${existing.metadata.name}`
+        return yield* Effect.fail(fail(
+          "ChildConflict",
+          owner === undefined
+            ? `${where} exists and is not owned by this parent; kubefx does not adopt objects`
+            : `${where} is controlled by ${owner.kind} ${owner.name} (uid ${owner.uid})`,
+          true
+        ))
+      }
+      store.upsert(type, existing)
+    })
+
   const execute = (step: Plan.Step) =>
     Effect.gen(function*() {
       const target = "object" in step ? step.object : step.current
@@ -231,11 +260,16 @@ export const make = <Spec, Status, E, R>(
       const name = (o: KubeObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`
       switch (step._tag) {
         case "Create": {
-          const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
+          const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager }).pipe(
+            Effect.catchTag("AlreadyExists", (e) => Effect.andThen(ensureOwned(step.type, step.object), Effect.fail(e)))
+          )
           store.upsert(step.type, created)
           return
         }
         case "Apply": {
+          // The store sees only labelled objects: an unlabelled object of the same name would be taken over by
+          // server-side apply, so an apparent creation first checks that nothing unowned is there.
+          if (step.create) yield* ensureOwned(step.type, step.object).pipe(Effect.catchTag("NotFound", () => Effect.void))
           const applied = yield* cluster.apply(step.type, step.object, { fieldManager: config.fieldManager, force: true })
           store.upsert(step.type, applied)
           return
@@ -333,7 +367,8 @@ export const make = <Spec, Status, E, R>(
       const results = yield* Effect.forEach(plan.steps, (step) => Effect.result(execute(step)), { concurrency: 4 })
       const failed = results.filter(Result.isFailure).map((r) => r.failure)
       if (failed.length > 0) {
-        return yield* fail("WriteFailed", failed.map((f) => f.message).join("; "), true)
+        const reason = failed.every((f) => f.reason === "ChildConflict") ? "ChildConflict" : "WriteFailed"
+        return yield* fail(reason, failed.map((f) => f.message).join("; "), true)
       }
       if (plan.blocked.length > 0) {
         return yield* fail("ChildConflict", plan.blocked.map((b) => b.reason).join("; "), true)

@@ -121,6 +121,8 @@ export interface WorkQueue {
   readonly stats: Effect.Effect<Stats>
   /** Nothing queued and nothing processing. Pending delayed adds do not count. */
   readonly isIdle: Effect.Effect<boolean>
+  /** Whether a key is waiting to be taken (including a dirty key re-queued by `done`). */
+  readonly isQueued: (key: string) => Effect.Effect<boolean>
 }
 
 /**
@@ -156,7 +158,8 @@ export const make: Effect.Effect<WorkQueue, never, Scope.Scope> = Effect.gen(fun
     done: (key) => Effect.sync(() => state.done(key)),
     shutdown,
     stats: Effect.sync(() => state.stats()),
-    isIdle: Effect.sync(() => state.queued.size === 0 && state.processing.size === 0)
+    isIdle: Effect.sync(() => state.queued.size === 0 && state.processing.size === 0),
+    isQueued: (key) => Effect.sync(() => state.queued.has(key))
   } satisfies WorkQueue
 })
 

@@ -27,6 +27,20 @@ const assertTakeBlocks = (queue: WorkQueue.WorkQueue) =>
   })
 
 describe("WorkQueue", () => {
+  it.effect("isQueued tells whether a key waits to be taken, including a dirty key re-queued by done", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make
+      assert.isFalse(yield* queue.isQueued("a"))
+      yield* queue.add("a")
+      assert.isTrue(yield* queue.isQueued("a"))
+      yield* queue.take
+      assert.isFalse(yield* queue.isQueued("a"))
+      yield* queue.add("a")
+      assert.isFalse(yield* queue.isQueued("a"))
+      yield* queue.done("a")
+      assert.isTrue(yield* queue.isQueued("a"))
+    }))
+
   describe("add and take", () => {
     it.effect("hands keys out in FIFO order and deduplicates queued keys", () =>
       Effect.gen(function*() {

@@ -187,7 +187,8 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
       if (!busy) {
         if (quiet < 2) continue
         const due = stats.map((s) => s.stats.nextDueInMillis).filter((d): d is number => d !== undefined)
-        const next = due.length === 0 ? undefined : Math.max(0, Math.min(...due))
+        // At least 1 ms, rounded up: a due time a fraction of a millisecond away would otherwise never be reached.
+        const next = due.length === 0 ? undefined : Math.max(1, Math.ceil(Math.min(...due)))
         if (next === undefined || advanced + next > horizon) break
         yield* TestClock.adjust(Duration.millis(next))
         advanced += next

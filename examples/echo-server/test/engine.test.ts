@@ -1,0 +1,384 @@
+/**
+ * Every engine rule, end to end: the echo-server operator against the fake cluster, time under TestClock.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Builtin, Cluster, Conditions, type Handler, Logging, Operator, Plan, type Resource } from "@kubefx/core"
+import { FakeCluster, TestKit } from "@kubefx/testkit"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { Directory } from "../src/Directory.ts"
+import { EchoServer, type EchoServerSpec, type EchoServerStatus } from "../src/EchoServer.ts"
+import { EchoOperator, finalize, sync } from "../src/operator.ts"
+
+const env = Layer.mergeAll(FakeCluster.layer({ types: [EchoServer] }), TestKit.TestKit.layer, Directory.layerMemory)
+
+const echo = (name: string, spec: Record<string, unknown> = { message: "hi", replicas: 1 }): Resource.KubeObject => ({
+  apiVersion: EchoServer.apiVersion,
+  kind: EchoServer.kind,
+  metadata: { name, namespace: "default" },
+  spec
+})
+const at = (name: string) => ({ namespace: "default", name })
+
+const withCluster = <A, E>(f: (c: Cluster.Cluster["Service"]) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    return yield* f(yield* Cluster.Cluster)
+  })
+const get = (type: Resource.ResourceType, name: string) => withCluster((c) => c.get(type, at(name)))
+const exists = (type: Resource.ResourceType, name: string) =>
+  get(type, name).pipe(Effect.as(true), Effect.catchTag("NotFound", () => Effect.succeed(false)))
+const statusOf = (o: Resource.KubeObject) => (o["status"] ?? {}) as EchoServerStatus & { observedGeneration?: number }
+const condition = (o: Resource.KubeObject, type: string) => Conditions.get(Conditions.fromStatus(o["status"]), type)
+
+const create = (o: Resource.KubeObject) => withCluster((c) => c.create(EchoServer, o))
+const patchSpec = (name: string, spec: Record<string, unknown>) =>
+  withCluster((c) => c.patch(EchoServer, at(name), { type: "merge", body: { spec } }))
+const writes = TestKit.requests({ writesOnly: true })
+
+type Req = Handler.SyncRequest<EchoServerSpec, EchoServerStatus>
+const variant = (overrides: Partial<Operator.OperatorConfig<EchoServerSpec, EchoServerStatus, unknown, Directory>>) =>
+  Operator.make({ ...EchoOperator, ...overrides })
+
+describe("echo-server operator on the fake cluster", () => {
+  it.effect("creates owned, labelled children and writes status with observedGeneration", () =>
+    Effect.gen(function*() {
+      yield* TestKit.run(EchoOperator)
+      yield* create(echo("a", { message: "hello", replicas: 2 }))
+      yield* TestKit.settle()
+      const parent = yield* get(EchoServer, "a")
+      for (const type of [Builtin.Deployment, Builtin.Service]) {
+        const child = yield* get(type, "a")
+        expect(child.metadata.ownerReferences).toEqual([
+          { apiVersion: EchoServer.apiVersion, kind: "EchoServer", name: "a", uid: parent.metadata.uid, controller: true, blockOwnerDeletion: true }
+        ])
+        expect(child.metadata.labels?.[Plan.operatorLabel]).toBe("echo-operator")
+      }
+      const deployment = yield* get(Builtin.Deployment, "a")
+      expect((deployment["spec"] as { replicas: number }).replicas).toBe(2)
+      expect(statusOf(parent).observedGeneration).toBe(1)
+      expect(statusOf(parent).url).toBe("http://a.default.svc")
+      expect(condition(parent, Conditions.ReconcileError)?.status).toBe("False")
+      // Nothing marks the Deployment available in this test, so the handler reports Ready=False.
+      expect(condition(parent, "Ready")).toMatchObject({ status: "False", reason: "Progressing", observedGeneration: 1 })
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a converged operator makes zero writes on resync, and its own writes do not trigger reconciles", () =>
+    Effect.gen(function*() {
+      const controller = yield* TestKit.run(EchoOperator)
+      yield* create(echo("a"))
+      yield* create(echo("b"))
+      yield* TestKit.settle()
+      // One reconcile per parent: the children and status it wrote came back as watch events and were ignored.
+      expect((yield* controller.stats).reconciles).toBe(2)
+      const before = (yield* writes).length
+      yield* TestClock.adjust("10 minutes") // the default resync period
+      const report = yield* TestKit.settle()
+      expect((yield* controller.stats).reconciles).toBe(4)
+      expect(report.writes).toBe(0)
+      expect((yield* writes).length).toBe(before)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("spec changes are applied; fields removed from the desired child are removed; others' fields stay", () =>
+    Effect.gen(function*() {
+      yield* TestKit.run(EchoOperator)
+      yield* create(echo("a", { message: "one", replicas: 3 }))
+      yield* TestKit.settle()
+      const cluster = yield* Cluster.Cluster
+      // Another writer (say, a mesh injector) adds an annotation to the Deployment: not ours, so it stays.
+      yield* cluster.apply(Builtin.Deployment, {
+        apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "a", namespace: "default", annotations: { "mesh/inject": "true" } }
+      }, { fieldManager: "mesh" })
+      // The handler stops setting replicas (spec.replicas dropped from the parent → default 1, still set) and the message changes.
+      yield* patchSpec("a", { message: "two", replicas: null })
+      yield* TestKit.settle()
+      const d = yield* get(Builtin.Deployment, "a")
+      const container = (d["spec"] as any).template.spec.containers[0]
+      expect(container.args).toEqual(["-text=two", "-listen=:5678"])
+      expect((d["spec"] as any).replicas).toBe(1)
+      expect(d.metadata.annotations?.["mesh/inject"]).toBe("true")
+      const parent = yield* get(EchoServer, "a")
+      expect(statusOf(parent).observedGeneration).toBe(2)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a field the handler stops declaring is removed from the child (apply policy)", () =>
+    Effect.gen(function*() {
+      const withLabel = (label: boolean) => (req: Req) =>
+        Effect.map(sync(req), (res) => ({
+          ...res,
+          children: res.children.map((c) =>
+            c.kind === "Deployment" && label ? { ...c, metadata: { ...c.metadata, labels: { ...c.metadata.labels, tier: "web" } } } : c
+          )
+        }))
+      let labelled = true
+      yield* TestKit.run(variant({ sync: (req) => withLabel(labelled)(req) }))
+      yield* create(echo("a"))
+      yield* TestKit.settle()
+      expect((yield* get(Builtin.Deployment, "a")).metadata.labels?.["tier"]).toBe("web")
+      labelled = false
+      yield* patchSpec("a", { message: "changed" })
+      yield* TestKit.settle()
+      expect((yield* get(Builtin.Deployment, "a")).metadata.labels?.["tier"]).toBeUndefined()
+    }).pipe(Effect.provide(env)))
+
+  it.effect("tampering with a child is reverted; the replace policy overwrites other writers", () =>
+    Effect.gen(function*() {
+      yield* TestKit.run(EchoOperator)
+      yield* create(echo("a"))
+      yield* TestKit.settle()
+      const cluster = yield* Cluster.Cluster
+      const svc = yield* get(Builtin.Service, "a")
+      yield* cluster.replace(Builtin.Service, { ...svc, spec: { ...(svc["spec"] as object), ports: [{ name: "http", port: 9999, targetPort: 1, protocol: "TCP" }] } })
+      const dep = yield* get(Builtin.Deployment, "a")
+      yield* cluster.replace(Builtin.Deployment, { ...dep, spec: { ...(dep["spec"] as object), replicas: 7 } })
+      yield* TestKit.settle()
+      expect(((yield* get(Builtin.Service, "a"))["spec"] as any).ports[0].port).toBe(80)
+      expect(((yield* get(Builtin.Deployment, "a"))["spec"] as any).replicas).toBe(1)
+      // A deleted child comes back.
+      yield* cluster.delete(Builtin.Service, at("a"))
+      yield* TestKit.settle()
+      expect(yield* exists(Builtin.Service, "a")).toBe(true)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a failing sync never deletes children: it sets an error condition and retries with backoff", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const controller = yield* TestKit.run(variant({
+        sync: (req) =>
+          req.parent.spec.message === "fail"
+            ? Effect.suspend(() => {
+              attempts++
+              return Effect.fail(new Error("backend unavailable"))
+            })
+            : sync(req)
+      }))
+      yield* create(echo("a"))
+      yield* TestKit.settle()
+      yield* patchSpec("a", { message: "fail" })
+      yield* TestKit.settle({ horizon: "3 seconds" }).pipe(Effect.ignore)
+      expect(yield* exists(Builtin.Deployment, "a")).toBe(true)
+      expect(yield* exists(Builtin.Service, "a")).toBe(true)
+      const parent = yield* get(EchoServer, "a")
+      expect(condition(parent, Conditions.ReconcileError)).toMatchObject({ status: "True", reason: "SyncFailed" })
+      expect(condition(parent, Conditions.ReconcileError)?.message).toMatch(/backend unavailable/)
+      expect(condition(parent, "Ready")?.status).toBe("False")
+      // Backoff: a few attempts in 3 s (0.5 s, 1 s, 2 s …), not a hot loop.
+      const early = attempts
+      expect(early).toBeGreaterThanOrEqual(2)
+      expect(early).toBeLessThanOrEqual(5)
+      yield* TestClock.adjust("1 minute")
+      yield* TestKit.settle({ horizon: "1 second" }).pipe(Effect.ignore)
+      expect(attempts - early).toBeLessThanOrEqual(6)
+      // Fixing the spec recovers and resets the condition.
+      yield* patchSpec("a", { message: "ok" })
+      yield* TestKit.settle()
+      const fixed = yield* get(EchoServer, "a")
+      expect(condition(fixed, Conditions.ReconcileError)?.status).toBe("False")
+      expect((yield* controller.stats).failures).toBeGreaterThan(0)
+    }).pipe(Effect.provide(env), Effect.provide(process.env.DBG ? Logging.layer({ level: "Debug" }) : Layer.empty)))
+
+  it.effect("an invalid spec gets a condition quoting the decode error, and children stay as they are", () =>
+    Effect.gen(function*() {
+      const lenient = Layer.mergeAll(FakeCluster.layer({ types: [{ ...EchoServer, spec: undefined } as never] }), TestKit.TestKit.layer, Directory.layerMemory)
+      return yield* Effect.gen(function*() {
+        yield* TestKit.run(EchoOperator)
+        yield* create(echo("a"))
+        yield* TestKit.settle()
+        const before = yield* get(Builtin.Deployment, "a")
+        yield* patchSpec("a", { replicas: "many" })
+        yield* TestKit.settle()
+        const parent = yield* get(EchoServer, "a")
+        expect(condition(parent, Conditions.ReconcileError)).toMatchObject({ status: "True", reason: "InvalidSpec" })
+        expect(condition(parent, Conditions.ReconcileError)?.message).toMatch(/replicas/)
+        expect(yield* get(Builtin.Deployment, "a")).toEqual(before)
+      }).pipe(Effect.provide(lenient))
+    }))
+
+  it.effect("a finalizer is added only when finalize exists, and removed only after finalize reports done", () =>
+    Effect.gen(function*() {
+      let done = false
+      let calls = 0
+      yield* TestKit.run(variant({
+        finalize: (req) =>
+          Effect.suspend(() => {
+            calls++
+            return done ? finalize(req) : Effect.succeed({ finalized: false, requeueAfter: "10 seconds" })
+          })
+      }))
+      yield* create(echo("a"))
+      yield* TestKit.settle()
+      expect((yield* get(EchoServer, "a")).metadata.finalizers).toEqual(["kubefx.io/echo-operator"])
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.delete(EchoServer, at("a"))
+      yield* TestKit.settle({ horizon: "25 seconds" })
+      const held = yield* get(EchoServer, "a")
+      expect(held.metadata.deletionTimestamp).toBeDefined()
+      expect(calls).toBeGreaterThanOrEqual(2)
+      // Children are untouched while finalizing.
+      expect(yield* exists(Builtin.Deployment, "a")).toBe(true)
+      done = true
+      yield* TestClock.adjust("10 seconds")
+      yield* TestKit.settle()
+      expect(yield* exists(EchoServer, "a")).toBe(false)
+      // The owner is gone: garbage collection removed the children.
+      expect(yield* exists(Builtin.Deployment, "a")).toBe(false)
+      expect((yield* (yield* Directory).entries).size).toBe(0)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("without finalize, no finalizer is added; an object already being deleted never gets one", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const labelled = (name: string, op: string, extra: Partial<Resource.ObjectMeta> = {}) => ({
+        ...echo(name),
+        metadata: { ...echo(name).metadata, labels: { op }, ...extra }
+      })
+      yield* cluster.create(EchoServer, labelled("held", "echo", { finalizers: ["example.com/someone-else"] }))
+      yield* cluster.delete(EchoServer, at("held"))
+      yield* TestKit.run(variant({ parentSelector: "op=echo" }))
+      yield* TestKit.run(variant({ name: "plain-operator", finalize: undefined, parentSelector: "op=plain" }))
+      yield* create(labelled("with-finalize", "echo"))
+      yield* create(labelled("without", "plain"))
+      yield* TestKit.settle()
+      expect((yield* get(EchoServer, "held")).metadata.finalizers).toEqual(["example.com/someone-else"])
+      expect((yield* get(EchoServer, "with-finalize")).metadata.finalizers).toEqual(["kubefx.io/echo-operator"])
+      expect((yield* get(EchoServer, "without")).metadata.finalizers).toBeUndefined()
+      expect(yield* exists(Builtin.Deployment, "without")).toBe(true)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("objects it does not own are never touched: a squatter blocks the child and is reported", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const squatter = yield* cluster.create(Builtin.Service, {
+        apiVersion: "v1", kind: "Service", metadata: { name: "a", namespace: "default" }, spec: { ports: [{ port: 1234 }] }
+      })
+      yield* TestKit.run(EchoOperator)
+      yield* create(echo("a"))
+      yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
+      expect(yield* get(Builtin.Service, "a")).toEqual(squatter)
+      const parent = yield* get(EchoServer, "a")
+      expect(condition(parent, Conditions.ReconcileError)).toMatchObject({ status: "True", reason: "ChildConflict" })
+      expect(condition(parent, Conditions.ReconcileError)?.message).toMatch(/not owned by this parent/)
+      // The Deployment, which is not blocked, was created.
+      expect(yield* exists(Builtin.Deployment, "a")).toBe(true)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a defect in a handler is isolated to its parent and retried; the operator keeps running", () =>
+    Effect.gen(function*() {
+      let thrown = 0
+      yield* TestKit.run(variant({
+        sync: (req) =>
+          req.parent.metadata.name === "bad"
+            ? Effect.sync(() => {
+              thrown++
+              throw new TypeError("cannot read properties of undefined")
+            })
+            : sync(req)
+      }))
+      yield* create(echo("bad"))
+      yield* create(echo("good"))
+      yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
+      expect(yield* exists(Builtin.Deployment, "good")).toBe(true)
+      expect(yield* exists(Builtin.Deployment, "bad")).toBe(false)
+      expect(thrown).toBeGreaterThan(1)
+      const bad = yield* get(EchoServer, "bad")
+      expect(condition(bad, Conditions.ReconcileError)?.message).toMatch(/cannot read properties of undefined/)
+      // Still running: a new parent converges.
+      yield* create(echo("late"))
+      yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
+      expect(yield* exists(Builtin.Deployment, "late")).toBe(true)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("never two reconciles of one parent at once; events during a reconcile cause exactly one more", () =>
+    Effect.gen(function*() {
+      let running = 0
+      let maxRunning = 0
+      let runs = 0
+      const entered = yield* Deferred.make<void>()
+      yield* TestKit.run(variant({
+        maxConcurrency: 4,
+        sync: (req) =>
+          Effect.gen(function*() {
+            running++
+            runs++
+            maxRunning = Math.max(maxRunning, running)
+            yield* Deferred.succeed(entered, undefined)
+            yield* Effect.sleep("5 seconds")
+            running--
+            return yield* sync(req)
+          })
+      }))
+      yield* create(echo("a"))
+      yield* Deferred.await(entered)
+      for (let i = 0; i < 5; i++) yield* patchSpec("a", { message: `edit ${i}` })
+      yield* TestKit.settle()
+      expect(maxRunning).toBe(1)
+      expect(runs).toBe(2)
+      const d = yield* get(Builtin.Deployment, "a")
+      expect((d["spec"] as any).template.spec.containers[0].args[0]).toBe("-text=edit 4")
+    }).pipe(Effect.provide(env)))
+
+  it.effect("on shutdown: no new work is taken and an in-flight reconcile finishes its writes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      yield* TestKit.run(variant({
+        shutdownTimeout: "30 seconds",
+        sync: (req) => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep("10 seconds")), Effect.andThen(sync(req)))
+      })).pipe(Scope.provide(scope))
+      yield* create(echo("a"))
+      yield* Deferred.await(started)
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      yield* create(echo("b"))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(closing)
+      expect(yield* exists(Builtin.Deployment, "a")).toBe(true)
+      expect(yield* exists(Builtin.Deployment, "b")).toBe(false)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("on shutdown, a reconcile that outlives the timeout is interrupted", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      yield* TestKit.run(variant({
+        shutdownTimeout: "2 seconds",
+        sync: (req) => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep("1 hour")), Effect.andThen(sync(req)))
+      })).pipe(Scope.provide(scope))
+      yield* create(echo("a"))
+      yield* Deferred.await(started)
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(closing)
+      expect(yield* exists(Builtin.Deployment, "a")).toBe(false)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("several operators run in one process, composed as layers", () =>
+    Effect.gen(function*() {
+      const first = variant({ parentSelector: "op=first" })
+      const second = variant({ name: "second-operator", finalizerName: "kubefx.io/second-operator", parentSelector: "op=second" })
+      yield* Layer.build(Layer.mergeAll(Operator.layer(first), Operator.layer(second)))
+      const labelled = (name: string, op: string) => ({ ...echo(name), metadata: { ...echo(name).metadata, labels: { op } } })
+      yield* create(labelled("a", "first"))
+      yield* create(labelled("b", "second"))
+      for (let i = 0; i < 5; i++) {
+        yield* TestClock.adjust("1 second")
+        for (let j = 0; j < 50; j++) yield* Effect.yieldNow
+      }
+      expect((yield* get(Builtin.Deployment, "a")).metadata.labels?.[Plan.operatorLabel]).toBe("echo-operator")
+      expect((yield* get(Builtin.Deployment, "b")).metadata.labels?.[Plan.operatorLabel]).toBe("second-operator")
+      expect((yield* get(EchoServer, "b")).metadata.finalizers).toEqual(["kubefx.io/second-operator"])
+    }).pipe(Effect.provide(env)))
+
+  it.effect("an operator never takes over children another operator manages for the same parent", () =>
+    Effect.gen(function*() {
+      yield* TestKit.run(EchoOperator)
+      yield* create(echo("a"))
+      yield* TestKit.settle()
+      const before = [yield* get(Builtin.Deployment, "a"), yield* get(Builtin.Service, "a")]
+      yield* TestKit.run(variant({ name: "greedy-operator", finalize: undefined }))
+      yield* TestKit.settle({ horizon: "10 seconds" }).pipe(Effect.ignore)
+      expect([yield* get(Builtin.Deployment, "a"), yield* get(Builtin.Service, "a")]).toEqual(before)
+      // It tried: a create that the server refused (AlreadyExists), and a read before an apply that never happened.
+      const greedy = (yield* TestKit.requests()).filter((r) => r.operator === "greedy-operator" && r.resource !== "example.kubefx.io/v1alpha1/EchoServer")
+      expect(greedy.some((r) => r.verb === "apply" || r.verb === "replace")).toBe(false)
+    }).pipe(Effect.provide(env)))
+})
