@@ -199,7 +199,7 @@ describe("echo-server operator on the fake cluster", () => {
       let calls = 0
       yield* TestKit.run(variant({
         finalize: (req) =>
-          Effect.suspend(() => {
+          Effect.suspend((): Effect.Effect<Handler.FinalizeResponse<EchoServerStatus>, never, Directory> => {
             calls++
             return done ? finalize(req) : Effect.succeed({ finalized: false, requeueAfter: "10 seconds" })
           })

@@ -39,21 +39,21 @@ export interface OperatorConfig<Spec, Status, E, R> {
   readonly children: ReadonlyArray<ChildConfig<any>>
   readonly sync: Sync<Spec, Status, E, R>
   /** When present, parents get a finalizer and this runs until it reports `finalized` before they go. */
-  readonly finalize?: Finalize<Spec, Status, E, R>
+  readonly finalize?: Finalize<Spec, Status, E, R> | undefined
   /** Default `"all"`. */
-  readonly namespaces?: Namespaces
+  readonly namespaces?: Namespaces | undefined
   /** Only parents matching this label selector are handled. */
-  readonly parentSelector?: string
+  readonly parentSelector?: string | undefined
   /** Reconciles running at once (never two for one parent). Default 4. */
-  readonly maxConcurrency?: number
+  readonly maxConcurrency?: number | undefined
   /** Every parent is reconciled again this often, at low priority. Default 10 minutes. */
-  readonly resyncPeriod?: Duration.Input
+  readonly resyncPeriod?: Duration.Input | undefined
   /** Delay before retrying a failed reconcile, per parent; reset by a success. Default: exponential from 500 ms, ×2, capped at 5 minutes, jittered. */
-  readonly retry?: Schedule.Schedule<unknown, Reconciler.ReconcileFailure>
+  readonly retry?: Schedule.Schedule<unknown, Reconciler.ReconcileFailure> | undefined
   /** Default `kubefx.io/<name>`. */
-  readonly finalizerName?: string
+  readonly finalizerName?: string | undefined
   /** On shutdown, in-flight reconciles get this long to finish before they are interrupted. Default 30 seconds. */
-  readonly shutdownTimeout?: Duration.Input
+  readonly shutdownTimeout?: Duration.Input | undefined
 }
 
 /**
