@@ -91,6 +91,10 @@ const podSpecKeys = (prefix: string): Record<string, ListType> => {
   const out: Record<string, ListType> = {
     [`${prefix}.volumes`]: listMap(["name"]),
     [`${prefix}.imagePullSecrets`]: listMap(["name"]),
+    // LocalObjectReference, LabelSelector and NodeSelector are `structType=atomic`.
+    [`${prefix}.imagePullSecrets[]`]: atomic,
+    [`${prefix}.topologySpreadConstraints[].labelSelector`]: atomic,
+    [`${prefix}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`]: atomic,
     [`${prefix}.hostAliases`]: listMap(["ip"]),
     [`${prefix}.topologySpreadConstraints`]: listMap(["topologyKey", "whenUnsatisfiable"], {
       patchMergeKey: "topologyKey"
@@ -105,6 +109,9 @@ const podSpecKeys = (prefix: string): Record<string, ListType> => {
       patchMergeKey: "containerPort"
     })
     out[`${c}[].env`] = listMap(["name"])
+    for (const ref of ["configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"]) {
+      out[`${c}[].env[].valueFrom.${ref}`] = atomic
+    }
     out[`${c}[].volumeMounts`] = listMap(["mountPath"])
     out[`${c}[].volumeDevices`] = listMap(["devicePath"])
   }
@@ -112,11 +119,12 @@ const podSpecKeys = (prefix: string): Record<string, ListType> => {
 }
 
 /**
- * The list types of common built-in fields, checked against `k8s.io/api` markers: pod specs in a
- * Pod (`spec`), in workloads and Jobs (`spec.template.spec`) and in CronJobs
- * (`spec.jobTemplate.spec.template.spec`), Service `spec.ports` and `spec.selector`, label
- * selectors (atomic), `metadata.ownerReferences` (by `uid`), `metadata.finalizers` (a set) and
- * `status.conditions` (by `type`). Extend it for custom types:
+ * The list types of common built-in fields, checked against `k8s.io/api` markers and a real
+ * kube-apiserver: pod specs in a Pod (`spec`), in workloads and Jobs (`spec.template.spec`) and in
+ * CronJobs (`spec.jobTemplate.spec.template.spec`), Service `spec.ports` and `spec.selector`, label
+ * selectors and other atomic structs, `metadata.ownerReferences` (by `uid`, items atomic),
+ * `metadata.finalizers` (a set) and `status.conditions` (by `type`). It covers common fields, not
+ * every built-in type. Extend it for custom types:
  * `{ ...ServerSideApply.defaultListKeys, "spec.rules": ServerSideApply.listMap(["host"]) }`.
  *
  * @since 0.1.0
@@ -124,6 +132,8 @@ const podSpecKeys = (prefix: string): Record<string, ListType> => {
  */
 export const defaultListKeys: ListKeys = {
   "metadata.ownerReferences": listMap(["uid"]),
+  // OwnerReference is `structType=atomic`: an item is owned whole.
+  "metadata.ownerReferences[]": atomic,
   "metadata.finalizers": listSet,
   ...podSpecKeys("spec"),
   ...podSpecKeys("spec.template.spec"),
@@ -413,7 +423,8 @@ export interface ApplyOptions {
 /**
  * Server-side apply: merges `applied` into `live` (`undefined` to create) and returns the new object
  * with `metadata.managedFields` updated, or the conflicts. A no-op apply returns an object equal to
- * `live` (same managedFields, same times), so a store can skip the write.
+ * `live` (same managedFields, same times), so a store can skip the write. When `live` has no
+ * managedFields, its fields are first given to a `before-first-apply` Update entry, as the server does.
  *
  * Server-owned metadata (`uid`, `resourceVersion`, `generation`, timestamps) keeps its live value;
  * the caller assigns it on create.
@@ -439,7 +450,9 @@ export const apply = (
   }
   const problems = Structured.validate(applied, listKeys)
   if (problems.length > 0) {
-    const where = `${applied.metadata?.namespace ?? ""}/${applied.metadata?.name ?? ""}; ${applied.apiVersion}, Kind=${applied.kind}`
+    // Go's GroupVersionKind prints the core group as "/v1".
+    const gv = applied.apiVersion.includes("/") ? applied.apiVersion : `/${applied.apiVersion}`
+    const where = `${applied.metadata?.namespace ?? ""}/${applied.metadata?.name ?? ""}; ${gv}, Kind=${applied.kind}`
     const detail = problems.length === 1 ? problems[0] : `errors:\n  ${problems.join("\n  ")}`
     return invalid(500, `failed to create typed patch object (${where}): ${detail}`)
   }
@@ -454,9 +467,21 @@ export const apply = (
   ]
   const pin = (v: unknown) => pinned.reduce((acc, path) => Structured.setIn(acc, path, Structured.getIn(liveBody, path)), v)
 
+  // An object without managedFields gets them first: its existing fields go to "before-first-apply",
+  // so that an apply changing them conflicts (skipnonapplied.go).
+  const current = decoded.success.length === 0 && live !== undefined
+    ? updateEntries([], {}, liveBody, {
+      manager: "before-first-apply",
+      apiVersion: live.apiVersion,
+      subresource: "",
+      time: options.time,
+      listKeys,
+      reset
+    })
+    : decoded.success
   const key = identity({ manager: options.manager, operation: "Apply", apiVersion: applied.apiVersion, subresource })
-  const previous = decoded.success.find((e) => identity(e) === key)
-  const others = decoded.success.filter((e) => identity(e) !== key)
+  const previous = current.find((e) => identity(e) === key)
+  const others = current.filter((e) => identity(e) !== key)
   const owned = ownable(Structured.toFieldSet(applied, listKeys), reset)
 
   // Merge, keeping the configuration's nulls so that clearing another manager's field conflicts.
@@ -525,7 +550,8 @@ const isResetRequest = (mf: unknown): boolean =>
  * are dropped. Returns `after` with its `managedFields` set.
  *
  * As on the API server, managedFields sent in the request replace the live ones when they are
- * valid and non-empty (`[]` or `[{}]` clears them), except on a subresource.
+ * valid and non-empty (`[]` or `[{}]` clears them), except on a subresource; and an existing object
+ * left without managedFields is not tracked again until an apply.
  *
  * @since 0.1.0
  * @category update
@@ -548,35 +574,53 @@ export const recordUpdate = (
       onSuccess: (es) => (es.length > 0 ? es : fromLive())
     })
 
-  const reset = resetSet(options.resetFields ?? [])
-  const diff = Structured.compare(
-    before === undefined ? {} : withoutManagedFields(before),
-    withoutManagedFields(after),
-    listKeys
+  // With no managedFields at all, the server stops tracking non-apply writes (skipnonapplied.go),
+  // except on create.
+  if (entries.length === 0 && before !== undefined) return withManagedFields(after, [])
+  return withManagedFields(
+    after,
+    updateEntries(entries, before === undefined ? {} : withoutManagedFields(before), withoutManagedFields(after), {
+      manager: options.manager,
+      apiVersion: after.apiVersion,
+      subresource,
+      time: options.time,
+      listKeys,
+      reset: resetSet(options.resetFields ?? [])
+    })
   )
-  const changed = FieldSet.recursiveDifference(FieldSet.union(diff.modified, diff.added), reset)
-  const removed = FieldSet.recursiveDifference(diff.removed, reset)
+}
+
+// One non-apply write: the writer's Update entry gains what changed; every entry loses what
+// changed or was removed.
+const updateEntries = (
+  entries: ReadonlyArray<ManagedEntry>,
+  before: unknown,
+  after: unknown,
+  writer: {
+    readonly manager: string
+    readonly apiVersion: string
+    readonly subresource: string
+    readonly time: string
+    readonly listKeys: ListKeys
+    readonly reset: FieldSet.FieldSet
+  }
+): Array<ManagedEntry> => {
+  const diff = Structured.compare(before, after, writer.listKeys)
+  const changed = FieldSet.recursiveDifference(FieldSet.union(diff.modified, diff.added), writer.reset)
+  const removed = FieldSet.recursiveDifference(diff.removed, writer.reset)
   const next = entries.map((e) => ({
     ...e,
     fields: FieldSet.difference(FieldSet.difference(e.fields, changed), removed)
   }))
-  const gained = ownable(changed, reset)
-  if (!FieldSet.isEmpty(gained)) {
-    const key = identity({ manager: options.manager, operation: "Update", apiVersion: after.apiVersion, subresource })
-    const i = next.findIndex((e) => identity(e) === key)
-    const prior = i < 0 ? FieldSet.empty : next[i]!.fields
-    const entry: ManagedEntry = {
-      manager: options.manager,
-      operation: "Update",
-      apiVersion: after.apiVersion,
-      subresource,
-      time: options.time,
-      fields: FieldSet.union(prior, gained)
-    }
-    if (i < 0) next.push(entry)
-    else next[i] = entry
-  }
-  return withManagedFields(after, next)
+  const gained = ownable(changed, writer.reset)
+  if (FieldSet.isEmpty(gained)) return next
+  const entry = { manager: writer.manager, operation: "Update", apiVersion: writer.apiVersion, subresource: writer.subresource } as const
+  const i = next.findIndex((e) => identity(e) === identity(entry))
+  const prior = i < 0 ? FieldSet.empty : next[i]!.fields
+  const updated: ManagedEntry = { ...entry, time: writer.time, fields: FieldSet.union(prior, gained) }
+  if (i < 0) next.push(updated)
+  else next[i] = updated
+  return next
 }
 
 /**

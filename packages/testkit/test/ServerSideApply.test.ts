@@ -273,6 +273,22 @@ describe("apply", () => {
     assert.deepStrictEqual(next.metadata.finalizers, ["b.io/y"])
   })
 
+  it("owns owner references whole, by uid", () => {
+    const ref = (uid: string, name: string) => ({ apiVersion: "v1", kind: "ConfigMap", name, uid })
+    const withRefs = (refs: ReadonlyArray<object>): Obj => ({
+      ...deployment({}),
+      metadata: { name: "web", namespace: "default", ownerReferences: refs as never }
+    })
+    const live = apply(undefined, withRefs([ref("u1", "a")]), "a", T0)
+    assert.deepStrictEqual(FieldSet.toFieldsV1(entry(live, "a").fields), {
+      "f:metadata": { "f:ownerReferences": { "k:{\"uid\":\"u1\"}": {} } }
+    })
+    const e = applyFailure(live, withRefs([ref("u1", "renamed")]), "b")
+    assert.strictEqual(e.message, "Apply failed with 1 conflict: conflict with \"a\": .metadata.ownerReferences[uid=\"u1\"]")
+    const both = apply(live, withRefs([ref("u2", "b")]), "b", T1)
+    assert.deepStrictEqual(both.metadata.ownerReferences?.map((r) => r.uid), ["u1", "u2"])
+  })
+
   it("removes a field set to null, and conflicts when someone else owns it", () => {
     const live = apply(undefined, deployment({ replicas: 1, paused: true }), "a", T0)
     const cleared = apply(live, deployment({ replicas: 1, paused: null }), "a", T1)
@@ -283,8 +299,8 @@ describe("apply", () => {
 
   it("keeps reset fields at their live value and never owns them", () => {
     const resetFields = [["status"]]
-    const live = { ...deployment({ replicas: 1 }), status: { ready: true } }
-    const next = apply(live, { ...deployment({ replicas: 2 }), status: { ready: false, extra: 1 } }, "a", T0, {
+    const live = { ...apply(undefined, deployment({ replicas: 1 }), "a", T0), status: { ready: true } }
+    const next = apply(live, { ...deployment({ replicas: 2 }), status: { ready: false, extra: 1 } }, "a", T1, {
       resetFields
     })
     assert.deepStrictEqual(next.status, { ready: true })
@@ -424,16 +440,33 @@ describe("recordUpdate", () => {
     assert.strictEqual(entries(out).length, 1)
   })
 
-  it("uses managedFields sent with the write, and clears them on [{}]", () => {
+  it("uses managedFields sent with the write; [{}] or [] clear them, and then writes are not tracked", () => {
     const live = apply(undefined, deployment({ replicas: 1, paused: true }), "a", T0)
-    const reset = update(live, { ...live, metadata: { ...live.metadata, managedFields: [{}] }, spec: { replicas: 2, paused: true } }, "b", T1)
-    assert.deepStrictEqual(entries(reset).map((e) => [e.manager, FieldSet.toFieldsV1(e.fields)]), [
-      ["b", { "f:spec": { "f:replicas": {} } }]
-    ])
-    const stale = update(live, { ...live, metadata: { ...live.metadata, managedFields: [] } }, "b", T1)
-    assert.notProperty(stale.metadata, "managedFields", "[] clears too (and no entry is left)")
+    const sent = update(live, {
+      ...live,
+      metadata: { ...live.metadata, managedFields: [{ ...live.metadata.managedFields![0]!, manager: "renamed" }] },
+      spec: { replicas: 2, paused: true }
+    }, "b", T1)
+    assert.deepStrictEqual(entries(sent).map((e) => e.manager).sort(), ["b", "renamed"])
+    for (const cleared of [[{}], []]) {
+      const reset = update(live, { ...live, metadata: { ...live.metadata, managedFields: cleared as never }, spec: { replicas: 2 } }, "b", T1)
+      assert.notProperty(reset.metadata, "managedFields")
+      const untracked = update(reset, { ...reset, spec: { replicas: 3 } }, "c", T2)
+      assert.notProperty(untracked.metadata, "managedFields")
+    }
     const garbage = update(live, { ...live, metadata: { ...live.metadata, managedFields: "nope" as any } }, "b", T1)
     assert.deepStrictEqual(garbage.metadata.managedFields, live.metadata.managedFields, "unreadable: the live ones stay")
+  })
+
+  it("before the first apply to an object without managedFields, gives its fields to before-first-apply", () => {
+    const bare: Obj = { ...deployment({ replicas: 1, paused: true }), status: { ready: true } }
+    const e = applyFailure(bare, deployment({ replicas: 2 }), "a", { resetFields: [["status"]] })
+    assert.strictEqual(e.message, "Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas")
+    const next = apply(bare, deployment({ replicas: 1 }), "a", T1, { resetFields: [["status"]] })
+    assert.deepStrictEqual(FieldSet.toFieldsV1(entry(next, "before-first-apply", "Update").fields), {
+      "f:spec": { ".": {}, "f:paused": {}, "f:replicas": {} }
+    })
+    assert.isTrue(owns(next, "a", [f("spec"), f("replicas")]))
   })
 
   it("on a subresource, ignores managedFields sent with the write and records the subresource", () => {
