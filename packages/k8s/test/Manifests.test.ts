@@ -151,6 +151,13 @@ const expectedStatus: Manifests.JSONSchemaProps = {
         },
         required: ["type", "status"]
       }
+    },
+    // added by Resource.custom: the engine writes it, and the API server prunes fields its schema lacks
+    observedGeneration: {
+      type: "integer",
+      description: "The metadata.generation this status describes.",
+      minimum: -9007199254740991,
+      maximum: 9007199254740991
     }
   }
 }
@@ -228,10 +235,12 @@ describe("Manifests.crd", () => {
       expect(crd.spec.versions[0]?.additionalPrinterColumns).toStrictEqual([
         { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", priority: 1 }
       ])
-      // Schema.Struct({}) accepts any non-null value: kept as it is
-      expect(crd.spec.versions[0]?.schema.openAPIV3Schema.properties?.status).toStrictEqual({
-        "x-kubernetes-preserve-unknown-fields": true
-      })
+      // Resource.custom adds the fields the engine writes to an empty status Struct
+      const status = crd.spec.versions[0]?.schema.openAPIV3Schema.properties?.status
+      expect(Object.keys(status?.properties ?? {})).toStrictEqual(["observedGeneration", "conditions"])
+      expect(status?.properties?.["conditions"]?.items?.required).toStrictEqual(["type", "status"])
+      // Schema.Struct({}) on its own accepts any non-null value: kept as it is
+      expect(yield* structural(Schema.Struct({}))).toStrictEqual({ "x-kubernetes-preserve-unknown-fields": true })
     }))
 
   it.effect.prop(
