@@ -1,6 +1,7 @@
 import { defineProject } from "vitest/config"
+import { kubefxAliases } from "../../vitest.shared.ts"
 
 export default defineProject({
-  resolve: { conditions: ["@kubefx/source"] },
+  resolve: { alias: kubefxAliases },
   test: { name: "testkit", include: ["test/**/*.test.ts"], testTimeout: 60_000 }
 })

@@ -173,6 +173,7 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
     let advanced = 0
     let lastSignature = ""
     let quiet = 0
+    let stalls = 0
     while (true) {
       yield* drain
       const stats = yield* Effect.forEach(kit.controllers, (c) =>
@@ -182,7 +183,10 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
         stats.some((s) => !s.synced || !s.idle || s.stats.watchersReady < s.stats.watchers)
       const signature = `${kit.requests.length}|${kit.inflight.count}|${stats.map((s) => `${s.synced}${s.idle}${s.stats.reconciles}${s.stats.queued}${s.stats.watchersReady}`).join(",")}`
       if (signature === lastSignature) quiet++
-      else quiet = 0
+      else {
+        quiet = 0
+        stalls = 0
+      }
       lastSignature = signature
       if (!busy) {
         if (quiet < 2) continue
@@ -197,15 +201,18 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
       }
       if (quiet < 3) continue
       // Busy but nothing moves: something waits on the clock (retry backoff, reconnect, injected latency).
-      if (advanced + tick > horizon) {
+      if (advanced >= horizon) {
         return yield* new NotSettled({
           message: `operators still busy after ${advanced} ms of simulated time: ${
             stats.map((s, i) => `${kit.controllers[i]!.name} synced=${s.synced} idle=${s.idle} queued=${s.stats.queued} processing=${s.stats.processing} watchers=${s.stats.watchersReady}/${s.stats.watchers}`).join("; ")
           }; calls in flight=${kit.inflight.count}`
         })
       }
-      yield* TestClock.adjust(Duration.millis(tick))
-      advanced += tick
+      // Waits grow the longer nothing moves (reconnect backoff reaches 30 s), so a stuck wait costs few steps.
+      const step = Math.min(tick * 2 ** stalls, 30_000, horizon - advanced)
+      stalls++
+      yield* TestClock.adjust(Duration.millis(step))
+      advanced += step
       quiet = 0
     }
     const made = kit.requests.slice(startRequests)
