@@ -5,6 +5,10 @@
  *   exec plugin gets a fresh pool), shared with `Discovery` when both layers are built together.
  * - Every failure is a typed `ClusterError`, decoded from the server's `metav1.Status`; 401/403 messages
  *   name the configuration the credentials came from, and no message carries a credential.
+ * - Credentials are asked of `ClientConfig` per request. After a 401 the request is sent once more with
+ *   fresh credentials (`refreshCredentials`, when the config has it): an expired token or a rotated
+ *   certificate costs no failed call. Repeated headers (`multiHeaders`, e.g. `Impersonate-Group`) go out
+ *   as one header line per value.
  * - 429 and 5xx answers and connection failures are retried within bounds (see `Options.retry`);
  *   writes are repeated only when the server did not process them.
  * - Watches stream the chunked response line by line, ask for a randomized 5–10 minute server

@@ -125,11 +125,15 @@ export const statusError = (
 export class ApiClient extends Context.Service<ApiClient, {
   readonly config: ClientConfig["Service"]
   readonly pool: Http.Pool
-  /** Sends a call and reads its JSON answer, within `ClientConfig.timeout`. No retry. */
+  /**
+   * Sends a call and reads its JSON answer, within `ClientConfig.timeout`. No retry, except one with
+   * refreshed credentials after a 401.
+   */
   readonly send: (call: Call) => Effect.Effect<JsonResponse, ClusterError.ClusterError>
   /**
    * Sends a call and returns the response once its headers arrive (within the timeout), leaving the
-   * body to the caller; closing the scope before the body ended aborts the request. Non-2xx fail.
+   * body to the caller; closing the scope before the body ended aborts the request. Non-2xx fail
+   * (a 401 after one try with refreshed credentials).
    */
   readonly open: (call: Call) => Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope>
 }>()("@kubefx/k8s/internal/ApiClient") {
@@ -175,8 +179,11 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
       message: `no ${what} from ${Http.originOf(pool.options.server)} within ${Duration.format(config.timeout)}`
     })
 
-  const headersFor = (call: Call) =>
-    config.credentials.pipe(
+  type Prepared = Effect.Success<ReturnType<typeof prepare>>
+
+  /** Headers and connection pool for one call, from the given credentials (current or refreshed). */
+  const prepare = (call: Call, credentials: ClientConfig["Service"]["credentials"]) =>
+    credentials.pipe(
       Effect.mapError((error) =>
         new ClusterError.Unauthorized({
           ...call.target,
@@ -184,54 +191,87 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
         })
       ),
       Effect.map((credentials) => {
-        const headers: Record<string, string> = { "user-agent": config.userAgent, accept: "application/json" }
+        const headers: Record<string, string | ReadonlyArray<string>> = {
+          "user-agent": config.userAgent,
+          accept: "application/json"
+        }
         for (const [name, value] of Object.entries(credentials.headers)) headers[name.toLowerCase()] = Redacted.value(value)
+        // One header line per value: the API server reads each `Impersonate-Group` line as one group.
+        for (const [name, values] of Object.entries(credentials.multiHeaders ?? {})) {
+          if (values.length > 0) headers[name.toLowerCase()] = values
+        }
         if (call.body !== undefined) headers["content-type"] = call.contentType ?? "application/json"
-        return { headers, agent: pool.agentFor(credentials.clientCertificate) }
+        return {
+          agent: pool.agentFor(credentials.clientCertificate),
+          request: {
+            method: call.method,
+            path: withQuery(call.path, call.query),
+            headers,
+            ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) })
+          } satisfies Http.HttpRequest
+        }
       })
     )
 
-  const errorOf = (call: Call, res: Http.HttpResponse) =>
+  /** Whether two prepared requests carry the same credentials (headers and TLS identity). */
+  const sameCredentials = (a: Prepared, b: Prepared): boolean =>
+    a.agent === b.agent && JSON.stringify(a.request.headers) === JSON.stringify(b.request.headers)
+
+  const errorOf = (call: Call, res: Http.HttpResponse, note: string) =>
     Http.readText(res.body, pool).pipe(
       // An unreadable error body still has a status code worth reporting.
       Effect.catch(() => Effect.succeed("")),
-      Effect.flatMap((text) => Effect.fail(statusError(call, res.status, res.headers, text, config.source)))
+      Effect.flatMap((text) =>
+        Effect.fail(statusError(call, res.status, res.headers, text, res.status === 401 ? config.source + note : config.source))
+      )
     )
-
-  /** Credentials and headers come first, outside the request timeout: an exec plugin may take its time. */
-  const prepare = (call: Call) =>
-    Effect.map(headersFor(call), ({ agent, headers }) => ({
-      agent,
-      request: {
-        method: call.method,
-        path: withQuery(call.path, call.query),
-        headers,
-        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) })
-      } satisfies Http.HttpRequest
-    }))
 
   /** Sends and waits for the headers; a non-2xx answer is read and mapped to its error. */
   const exchange = (
     call: Call,
-    prepared: Effect.Success<ReturnType<typeof prepare>>
+    prepared: Prepared,
+    note = ""
   ): Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope> =>
     Http.open(pool, prepared.agent, prepared.request).pipe(
       Effect.mapError((failure) => transport(call, failure)),
-      Effect.flatMap((res) => res.status < 200 || res.status > 299 ? errorOf(call, res) : Effect.succeed(res))
+      Effect.flatMap((res) => res.status < 200 || res.status > 299 ? errorOf(call, res, note) : Effect.succeed(res))
     )
+
+  /**
+   * Runs `attempt` with the current credentials; when the server answers 401, once more with fresh ones:
+   * those another call obtained meanwhile, else `refreshCredentials` (an expired token, a rotated
+   * certificate). Credentials are obtained outside `attempt`, so outside its timeout: an exec plugin
+   * may take its time.
+   */
+  const authenticated = <A, R>(
+    call: Call,
+    attempt: (prepared: Prepared, note: string) => Effect.Effect<A, ClusterError.ClusterError, R>
+  ): Effect.Effect<A, ClusterError.ClusterError, R> =>
+    Effect.flatMap(prepare(call, config.credentials), (first) =>
+      attempt(first, "").pipe(
+        Effect.catchTag("Unauthorized", (rejected) => {
+          const refresh = config.refreshCredentials
+          if (refresh === undefined) return Effect.fail(rejected)
+          return Effect.gen(function*() {
+            const current = yield* prepare(call, config.credentials)
+            const fresh = sameCredentials(first, current) ? yield* prepare(call, refresh) : current
+            return yield* attempt(fresh, "; they were refreshed and rejected again")
+          })
+        })
+      ))
 
   const timedOut = (call: Call, what: string) => () => Effect.fail(transport(call, timeoutFailure(what)))
 
   const open = (call: Call): Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope> =>
-    Effect.flatMap(prepare(call), (prepared) =>
-      exchange(call, prepared).pipe(
+    authenticated(call, (prepared, note) =>
+      exchange(call, prepared, note).pipe(
         Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") })
       ))
 
   const send = (call: Call): Effect.Effect<JsonResponse, ClusterError.ClusterError> =>
-    Effect.flatMap(prepare(call), (prepared) =>
+    authenticated(call, (prepared, note) =>
       Effect.scoped(Effect.gen(function*() {
-        const res = yield* exchange(call, prepared)
+        const res = yield* exchange(call, prepared, note)
         const text = yield* Http.readText(res.body, pool).pipe(Effect.mapError((failure) => transport(call, failure)))
         if (text.trim() === "") return { status: res.status, json: undefined }
         const parsed = Wire.parseJson(text)

@@ -285,7 +285,8 @@ export const makePool = (options: PoolOptions): Pool => {
 export interface HttpRequest {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
   readonly path: string
-  readonly headers: Readonly<Record<string, string>>
+  /** An array value is sent as one header line per element (e.g. `Impersonate-Group`), never comma-joined. */
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string>>>
   readonly body?: string
 }
 
@@ -317,7 +318,9 @@ export const open = (
     return yield* Effect.callback<HttpResponse, HttpFailure>((resume) => {
       const server = pool.options.server
       const base = server.pathname.replace(/\/+$/, "")
-      const headers: Record<string, string> = { ...request.headers }
+      // Node sends each element of an array value as a header line of its own.
+      const headers: Record<string, string | Array<string>> = {}
+      for (const [name, value] of Object.entries(request.headers)) headers[name] = typeof value === "string" ? value : [...value]
       if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
       const req = (server.protocol === "https:" ? https : http).request({
         protocol: server.protocol,

@@ -75,6 +75,8 @@ export interface Recorded {
   readonly path: string
   readonly query: URLSearchParams
   readonly headers: http.IncomingHttpHeaders
+  /** Header lines as sent, `[name, value, name, value, ...]` (repeated headers are not joined). */
+  readonly rawHeaders: ReadonlyArray<string>
   readonly body: string
   /** Which connection carried it (1-based, in order of TLS handshakes). */
   readonly connection: number
@@ -145,6 +147,7 @@ export const start = (handler?: Handler): Effect.Effect<LoopbackApiServer, never
             path: url.pathname,
             query: url.searchParams,
             headers: req.headers,
+            rawHeaders: req.rawHeaders,
             body: Buffer.concat(chunks).toString("utf8"),
             connection: socket.kubefxId ?? 0,
             clientCn: peer?.subject?.CN as string | undefined
