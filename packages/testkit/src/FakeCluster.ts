@@ -436,7 +436,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const info = state.resolve(type)
     if (!info.type.statusSubresource) {
       throw new ClusterError.NotFound({
-        message: `the server could not find the requested resource (${info.qualifiedResource}/status)`,
+        message: "the server could not find the requested resource",
         resource: info.key,
         ...target(where.namespace, where.name)
       })
@@ -509,15 +509,20 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           if (from !== undefined && Number(event.object.metadata.resourceVersion) <= from) return
           offer(w, event)
         }
-        const registration = yield* run(() => state.watch(info, options, deliver))
-        watches.add(w)
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            state.unwatch(registration.sink)
-            watches.delete(w)
-          })
+        // Registration and replay happen in one synchronous step, so no live event can overtake the replay.
+        const registration = yield* Effect.acquireRelease(
+          run(() => {
+            const r = state.watch(info, options, deliver)
+            for (const event of r.replay) offer(w, event)
+            watches.add(w)
+            return r
+          }),
+          (r) =>
+            Effect.sync(() => {
+              state.unwatch(r.sink)
+              watches.delete(w)
+            })
         )
-        for (const event of registration.replay) offer(w, event)
         if (registration.waitFor !== undefined) {
           const wanted = registration.waitFor
           // The watch cache waits up to 3 s for a resourceVersion it has not reached, then gives up.

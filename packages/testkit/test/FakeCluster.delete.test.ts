@@ -43,11 +43,13 @@ describe("FakeCluster: deletion and finalizers", () => {
       assert.strictEqual(e._tag, "Invalid")
       if (e._tag !== "Invalid") return
       assert.strictEqual(e.status, 422)
-      assert.deepStrictEqual(e.causes, [{
+      const cause = {
         field: "metadata.finalizers",
         reason: "FieldValueForbidden",
         message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"x.io/b"}`
-      }])
+      }
+      // The registry validates metadata twice on update, so the real server lists the cause twice.
+      assert.deepStrictEqual(e.causes, [cause, cause])
     }).pipe(provide()))
 
   it.effect("removing the last finalizer deletes the object; the update returns the body it was given", () =>
@@ -56,7 +58,9 @@ describe("FakeCluster: deletion and finalizers", () => {
       yield* cluster.create(Builtin.ConfigMap, { ...cm("a"), metadata: { name: "a", namespace: "default", finalizers: ["x.io/a"] } })
       const d = yield* cluster.delete(Builtin.ConfigMap, { namespace: "default", name: "a" })
       const out = yield* cluster.replace(Builtin.ConfigMap, { ...d, metadata: { ...d.metadata, finalizers: [] } })
-      assert.deepStrictEqual(out.metadata.finalizers, [])
+      // The body as given, with the empty list omitted as the server serializes it.
+      assert.isUndefined(out.metadata.finalizers)
+      assert.isDefined(out.metadata.deletionTimestamp)
       assert.strictEqual((yield* failure(cluster.get(Builtin.ConfigMap, { namespace: "default", name: "a" })))._tag, "NotFound")
     }).pipe(provide()))
 

@@ -48,8 +48,13 @@ describe("FakeCluster: list", () => {
       yield* cluster.create(Builtin.ConfigMap, labelled("d", { size: "3" }))
       assert.deepStrictEqual(yield* sel("size>2"), ["d"])
       assert.deepStrictEqual(yield* sel("size<3"), [])
-      const bad = yield* failure(sel("app in ()"))
+      // The server accepts empty sets: `in ()` selects nothing, `notin ()` everything.
+      assert.deepStrictEqual(yield* sel("app in ()"), [])
+      assert.deepStrictEqual(yield* sel("app notin ()"), ["a", "b", "c", "d"])
+      const bad = yield* failure(sel("a b"))
       assert.strictEqual(bad._tag === "Invalid" ? bad.status : 0, 400)
+      assert.strictEqual(bad.message, "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt")
+      assert.strictEqual((yield* failure(sel("app=a,"))).message, "found '', expected: identifier after ','")
     }).pipe(provide()))
 
   it.effect("field selectors on metadata.name / metadata.namespace; other fields are 400", () =>
@@ -85,6 +90,9 @@ describe("FakeCluster: list", () => {
       // A resourceVersion the server has not reached yet times out (504).
       const future = yield* failure(cluster.list(Builtin.ConfigMap, { resourceVersion: String(Number(p1.resourceVersion) + 100) }))
       assert.strictEqual(future._tag === "ServerError" ? future.status : 0, 504)
+      // A paged list at a resourceVersion reads exactly that version (the legacy rule).
+      const exact = yield* cluster.list(Builtin.ConfigMap, { namespace: "default", limit: 10, resourceVersion: p1.resourceVersion })
+      assert.deepStrictEqual(exact.items.map((o) => o.metadata.name), ["a", "b", "c", "d", "e"])
       const garbage = yield* failure(cluster.list(Builtin.ConfigMap, { continue: "not-a-token" }))
       assert.strictEqual(garbage._tag === "Invalid" ? garbage.status : 0, 400)
     }).pipe(provide()))

@@ -83,13 +83,10 @@ const tokenize = (input: string): Array<string> => {
   return tokens
 }
 
-const isOperatorToken = (t: string | undefined) =>
-  t === "=" || t === "==" || t === "!=" || t === ">" || t === "<" || t === "in" || t === "notin"
+const isIdentifier = (t: string | undefined): t is string =>
+  t !== undefined && !["(", ")", ",", "!", "=", "==", "!=", ">", "<"].includes(t)
 
-const checkKey = (key: string | undefined): string => {
-  if (key === undefined || key === "," || key === "(" || key === ")" || isOperatorToken(key) && key !== "in" && key !== "notin") {
-    throw new SelectorError(`found '${key ?? ""}', expected: identifier`)
-  }
+const checkKey = (key: string): string => {
   const err = qualifiedNameError(key)
   if (err !== undefined) throw new SelectorError(`unable to parse requirement: key: Invalid value: "${key}": ${err}`)
   return key
@@ -104,8 +101,9 @@ const checkValue = (key: string, value: string): string => {
 }
 
 /**
- * Parses a label selector (`a=b,c!=d,e in (f,g),h notin (i),j,!k,l>1`). An empty string selects
- * everything.
+ * Parses a label selector (`a=b,c!=d,e in (f,g),h notin (i),j,!k,l>1`) with the server's error
+ * messages. An empty string selects everything; `in ()` selects nothing and `notin ()` everything,
+ * as the server accepts them.
  *
  * @internal
  */
@@ -116,36 +114,46 @@ export const parseLabelSelector = (input: string | undefined): Matcher => {
   let i = 0
   const peek = () => tokens[i]
   const next = () => tokens[i++]
+  let afterComma = false
   for (;;) {
-    if (peek() === "!") {
+    const t = peek()
+    if (t === undefined) {
+      if (afterComma) throw new SelectorError("found '', expected: identifier after ','")
+      break
+    }
+    if (t === "!") {
       next()
-      reqs.push({ op: "!", key: checkKey(next()) })
+      const key = next()
+      if (!isIdentifier(key)) throw new SelectorError(`unable to parse requirement: found '${key ?? ""}', expected: identifier`)
+      reqs.push({ op: "!", key: checkKey(key) })
+    } else if (!isIdentifier(t)) {
+      throw new SelectorError(`found '${t}', expected: !, identifier, or 'end of string'`)
     } else {
-      const key = checkKey(next())
+      const key = checkKey(next()!)
       const op = peek()
       if (op === undefined || op === ",") {
         reqs.push({ op: "exists", key })
       } else if (op === "=" || op === "==" || op === "!=") {
         next()
         const v = peek()
-        const value = v === undefined || v === "," ? "" : (next() as string)
-        if (value === "(" || value === ")" || isOperatorToken(value) && value !== "in" && value !== "notin") {
-          throw new SelectorError(`found '${value}', expected: identifier`)
+        let value = ""
+        if (v !== undefined && v !== ",") {
+          if (!isIdentifier(v)) throw new SelectorError(`unable to parse requirement: found '${v}', expected: identifier`)
+          value = next()!
         }
         reqs.push({ op: op === "!=" ? "!=" : "=", key, values: [checkValue(key, value)] })
       } else if (op === "in" || op === "notin") {
         next()
-        if (next() !== "(") throw new SelectorError(`found '${tokens[i - 1] ?? ""}', expected: '('`)
+        const open = next()
+        if (open !== "(") throw new SelectorError(`unable to parse requirement: found '${open ?? ""}', expected: '('`)
         const values: Array<string> = []
         for (;;) {
-          const t = next()
-          if (t === undefined) throw new SelectorError("found '', expected: ')'")
-          if (t === ")") break
-          if (t === ",") continue
-          values.push(checkValue(key, t))
-        }
-        if (values.length === 0) {
-          throw new SelectorError(`unable to parse requirement: values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty`)
+          const v = next()
+          if (v === undefined) throw new SelectorError("unable to parse requirement: found '', expected: ',', ')' or identifier")
+          if (v === ")") break
+          if (v === ",") continue
+          if (!isIdentifier(v)) throw new SelectorError(`unable to parse requirement: found '${v}', expected: ',', ')' or identifier`)
+          values.push(checkValue(key, v))
         }
         reqs.push({ op, key, values })
       } else if (op === ">" || op === "<") {
@@ -156,12 +164,13 @@ export const parseLabelSelector = (input: string | undefined): Matcher => {
         }
         reqs.push({ op, key, bound: Number(v) })
       } else {
-        throw new SelectorError(`found '${op}', expected: '=', '!=', '==', 'in', notin'`)
+        throw new SelectorError(`unable to parse requirement: found '${op}', expected: in, notin, =, ==, !=, gt, lt`)
       }
     }
     const sep = next()
     if (sep === undefined) break
     if (sep !== ",") throw new SelectorError(`found '${sep}', expected: ',' or 'end of string'`)
+    afterComma = true
   }
   return (obj) => {
     const labels = obj.metadata.labels ?? {}

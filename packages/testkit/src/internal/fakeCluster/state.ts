@@ -195,11 +195,21 @@ const decodeContinue = (info: TypeInfo, token: string): ContinueToken => {
     }
     return { rv: parsed.rv, start: parsed.start }
   } catch {
-    throw errors.badRequest(info, `continue key is not valid: ${token}`)
+    throw errors.badRequest(info, `invalid continue token: continue key is not valid: ${JSON.stringify(token)} is not an encoded continue token`)
   }
 }
 
 const statusSubresource = (info: TypeInfo) => info.type.statusSubresource
+
+const emptyableMeta = new Set(["labels", "annotations"])
+
+const isStringKeyed = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const isEmptyObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0
+
+/** The etcd key the server names in storage errors. */
+const storageKey = (info: TypeInfo, ns: string, name: string) =>
+  `/registry/${info.isCustom ? `${info.type.group}/` : ""}${info.type.plural}/${ns === "" ? "" : `${ns}/`}${name}`
 
 // ---------------------------------------------------------------------------------------------
 // The state
@@ -317,7 +327,7 @@ export class State {
     let start = ""
     let objects: Map<string, Obj> = st.objects
     if (options.continue !== undefined && options.continue !== "") {
-      if (options.resourceVersion !== undefined && options.resourceVersion !== "") {
+      if (options.resourceVersion !== undefined && options.resourceVersion !== "" && options.resourceVersion !== "0") {
         throw errors.badRequest(info, "specifying resource version is not allowed when using continue")
       }
       const token = decodeContinue(info, options.continue)
@@ -333,7 +343,13 @@ export class State {
     } else if (options.resourceVersion !== undefined && options.resourceVersion !== "") {
       const wanted = parseRv(info, options.resourceVersion)
       if (wanted > this.rv) {
-        throw errors.server(info, 504, "Timeout", `Too large resource version: ${wanted}, current: ${this.rv}`)
+        throw errors.server(info, 504, "Timeout", `Timeout: Too large resource version: ${wanted}, current: ${this.rv}`)
+      }
+      // The legacy rule for a paged list at a resourceVersion: an exact read at that version.
+      if (options.limit !== undefined && options.limit > 0 && wanted > 0) {
+        if (wanted < st.horizon) throw errors.gone(info, "The resourceVersion for the provided list is too old.")
+        snapshotRv = wanted
+        objects = this.snapshotAt(st, wanted)
       }
     }
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : Infinity
@@ -496,24 +512,43 @@ export class State {
     if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
       throw errors.badRequest(info, "the body of the request must be a JSON object")
     }
-    if (obj.apiVersion !== info.type.apiVersion) {
+    if (obj.apiVersion !== info.type.apiVersion || obj.kind !== info.type.kind) {
+      const name = typeof obj.metadata?.name === "string" ? obj.metadata.name : ""
+      if (info.isCustom) {
+        // The custom resource handler validates the type fields like any other field.
+        const errs = [
+          ...(obj.apiVersion === info.type.apiVersion ? [] : [fieldInvalid("apiVersion", obj.apiVersion ?? "", `must be ${info.type.apiVersion}`)]),
+          ...(obj.kind === info.type.kind ? [] : [fieldInvalid("kind", obj.kind ?? "", `must be ${info.type.kind}`)])
+        ]
+        const group = String(obj.apiVersion ?? "").includes("/") ? String(obj.apiVersion).split("/")[0] : ""
+        throw errors.invalid(info, "", name, errs, group === "" ? String(obj.kind ?? "") : `${obj.kind}.${group}`)
+      }
+      const version = String(obj.apiVersion ?? "")
       throw errors.badRequest(
         info,
-        `the API version in the data (${obj.apiVersion ?? ""}) does not match the expected API version (${info.type.apiVersion})`
+        `${obj.kind ?? ""} in version "${version.slice(version.indexOf("/") + 1)}" cannot be handled as a ${info.type.kind}: converting (${version.slice(version.indexOf("/") + 1)}.${obj.kind ?? ""}) to (${info.type.group === "" ? "core" : info.type.group}.${info.type.kind}): unknown conversion`
       )
-    }
-    if (obj.kind !== info.type.kind) {
-      throw errors.badRequest(info, `the kind in the data (${obj.kind ?? ""}) does not match the expected kind (${info.type.kind})`)
     }
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {}
     if (typeof obj.metadata !== "object" || Array.isArray(obj.metadata)) {
       throw errors.badRequest(info, "metadata must be an object")
     }
+    // Maps come back with sorted keys, as Go serializes them.
+    for (const k of ["labels", "annotations"]) {
+      const m = obj.metadata[k]
+      if (isStringKeyed(m)) obj.metadata[k] = Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    }
+    // ObjectMeta's fields are `omitempty`: empty values are absent, as after a round trip through the server.
+    for (const [k, v] of Object.entries(obj.metadata)) {
+      if (v === null || v === "" || (Array.isArray(v) && v.length === 0) || (isEmptyObject(v) && emptyableMeta.has(k))) {
+        delete obj.metadata[k]
+      }
+    }
     return obj
   }
 
   /** The namespace lifecycle admission check: content only goes into an existing, active namespace. */
-  private admitNamespace(info: TypeInfo, ns: string): void {
+  private admitNamespace(info: TypeInfo, ns: string, name: string): void {
     if (ns === "" || this.options.namespaces === "lenient") return
     const nsInfo = this.types.get("v1/Namespace")
     if (nsInfo === undefined) return
@@ -521,7 +556,7 @@ export class State {
     if (namespace === undefined) throw errors.notFound(nsInfo, "", ns)
     if (namespace.metadata.deletionTimestamp !== undefined) {
       throw new ClusterError.Forbidden({
-        message: `${info.qualifiedResource} is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        message: `${info.qualifiedResource}${name === "" ? "" : ` "${name}"`} is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
         resource: info.key,
         namespace: ns
       })
@@ -598,7 +633,7 @@ export class State {
     const key = objKey(ns, name)
     const existing = st.objects.get(key)
     if (existing !== undefined) throw errors.alreadyExists(info, ns, name, existing.metadata.deletionTimestamp !== undefined)
-    this.admitNamespace(info, ns)
+    this.admitNamespace(info, ns, name)
     const time = rfc3339(env.now)
     const withFields = recordFields
       ? this.options.engine.recordUpdate(undefined, obj, { manager: flags.fieldManager, time, subresource: undefined, info })
@@ -638,13 +673,14 @@ export class State {
         info,
         ns,
         name,
-        `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${existing.metadata.uid}`
+        `StorageError: invalid object, Code: 4, Key: ${storageKey(info, ns, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${existing.metadata.uid}`
       )
     }
     const rv = meta.resourceVersion
     if (rv === undefined || rv === "") {
       if (!info.allowUnconditionalUpdate) {
-        throw errors.invalid(info, ns, name, [fieldInvalid("metadata.resourceVersion", 0, "must be specified for an update")])
+        // This one error names the resource, not the kind (a quirk of the registry's update path).
+        throw errors.invalid(info, ns, name, [fieldInvalid("metadata.resourceVersion", 0, "must be specified for an update")], info.qualifiedResource)
       }
     } else if (parseRv(info, String(rv)) !== Number(existing.metadata.resourceVersion)) {
       throw errors.conflict(info, ns, name, "the object has been modified; please apply your changes to the latest version and try again")
@@ -795,7 +831,15 @@ export class State {
       if (e instanceof PatchFailure) {
         if (e.status === 415) throw errors.server(info, 415, "UnsupportedMediaType", e.message)
         if (e.status === 400) throw errors.badRequest(info, e.message, { namespace: ns, name })
-        throw new ClusterError.Invalid({ message: e.message, status: 422, resource: info.key, ...(ns ? { namespace: ns } : {}), name, causes: [] })
+        // The patcher's generic 422, which does not say which operation failed.
+        throw new ClusterError.Invalid({
+          message: "the server rejected our request due to an error in our request",
+          status: 422,
+          resource: info.key,
+          ...(ns ? { namespace: ns } : {}),
+          name,
+          causes: []
+        })
       }
       throw e
     }
@@ -821,7 +865,12 @@ export class State {
       throw errors.badRequest(info, "name is required: the object's metadata.name addresses it")
     }
     if (options.fieldManager === "") {
-      throw errors.badRequest(info, "PATCH, fieldManager is required for apply requests")
+      throw new ClusterError.Invalid({
+        message: `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch`,
+        status: 422,
+        resource: info.key,
+        causes: [{ field: "fieldManager", reason: "FieldValueRequired", message: "Required value: is required for apply patch" }]
+      })
     }
     const existing = this.storage(info).objects.get(objKey(ns, name))
     const time = rfc3339(env.now)
@@ -882,7 +931,8 @@ export class State {
         info,
         ns,
         name,
-        `the UID in the precondition (${pre.uid}) does not match the UID in record (${existing.metadata.uid}). The object might have been deleted and then recreated`
+        `the UID in the precondition (${pre.uid}) does not match the UID in record (${existing.metadata.uid}). The object might have been deleted and then recreated`,
+        "kind"
       )
     }
     if (pre?.resourceVersion !== undefined && pre.resourceVersion !== existing.metadata.resourceVersion) {
@@ -890,7 +940,8 @@ export class State {
         info,
         ns,
         name,
-        `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${existing.metadata.resourceVersion}). The object might have been modified`
+        `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${existing.metadata.resourceVersion}). The object might have been modified`,
+        "kind"
       )
     }
     const dryRun = options.dryRun === true
@@ -914,8 +965,9 @@ export class State {
           next.metadata.generation += 1
         }
         if (next.metadata.deletionTimestamp === undefined) next.metadata.deletionTimestamp = rfc3339(env.now)
-        next.metadata.deletionGracePeriodSeconds = 0
+        // The namespace registry marks the namespace itself, without a grace period.
         if (isNamespace) next.status = { ...next.status, phase: "Terminating" }
+        else next.metadata.deletionGracePeriodSeconds = 0
         if (jsonEqual(next, existing)) return present(info, existing)
         if (dryRun) return present(info, next)
         const stored = this.commit(st, key, "MODIFIED", next, existing)

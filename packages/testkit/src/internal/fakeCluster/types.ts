@@ -73,7 +73,8 @@ const createOnUpdate = new Set([
 
 const nameRules: Record<string, NameRule> = {
   "/Namespace": "label",
-  "/Service": "label1035",
+  // Services take RFC 1123 labels since RelaxedServiceNameValidation (on in 1.37).
+  "/Service": "label",
   "rbac.authorization.k8s.io/Role": "pathSegment",
   "rbac.authorization.k8s.io/RoleBinding": "pathSegment",
   "rbac.authorization.k8s.io/ClusterRole": "pathSegment",
@@ -105,6 +106,12 @@ export const infoOf = (type: Resource.ResourceType<any>): TypeInfo => {
   }
 }
 
+/** `ErrorList.ToAggregate`: the message lists each distinct error once. */
+const aggregate = (kind: string, name: string, causes: ReadonlyArray<FieldError>): string => {
+  const distinct = [...new Set(causes.map((c) => `${c.field}: ${c.message}`))]
+  return `${kind} "${name}" is invalid: ${distinct.length === 1 ? distinct[0] : `[${distinct.join(", ")}]`}`
+}
+
 /** Builds the typed errors with the real server's messages. @internal */
 export const errors = {
   notFound: (info: TypeInfo, namespace: string, name: string) =>
@@ -121,21 +128,24 @@ export const errors = {
       ...(namespace === "" ? {} : { namespace }),
       name
     }),
-  conflict: (info: TypeInfo, namespace: string, name: string, detail: string, causes: ReadonlyArray<ClusterError.StatusCause> = []) =>
+  conflict: (
+    info: TypeInfo,
+    namespace: string,
+    name: string,
+    detail: string,
+    /** Delete preconditions name the kind (`ConfigMap`), everything else the resource (`configmaps`). */
+    by: "resource" | "kind" = "resource"
+  ) =>
     new ClusterError.Conflict({
-      message: `Operation cannot be fulfilled on ${info.qualifiedResource} "${name}": ${detail}`,
+      message: `Operation cannot be fulfilled on ${by === "kind" ? info.qualifiedKind : info.qualifiedResource} "${name}": ${detail}`,
       resource: info.key,
       ...(namespace === "" ? {} : { namespace }),
       name,
-      causes
+      causes: []
     }),
-  invalid: (info: TypeInfo, namespace: string, name: string, causes: ReadonlyArray<FieldError>) =>
+  invalid: (info: TypeInfo, namespace: string, name: string, causes: ReadonlyArray<FieldError>, kind = info.qualifiedKind) =>
     new ClusterError.Invalid({
-      message: `${info.qualifiedKind} "${name}" is invalid: ${
-        causes.length === 1
-          ? `${causes[0]!.field}: ${causes[0]!.message}`
-          : `[${causes.map((c) => `${c.field}: ${c.message}`).join(", ")}]`
-      }`,
+      message: aggregate(kind, name, causes),
       status: 422,
       resource: info.key,
       ...(namespace === "" ? {} : { namespace }),
@@ -166,6 +176,8 @@ export interface FieldError {
     | "FieldValueForbidden"
     | "FieldValueNotSupported"
     | "FieldValueTooLong"
+    | "FieldValueTooMany"
+    | "FieldValueTypeInvalid"
     | "FieldValueDuplicate"
   readonly message: string
 }

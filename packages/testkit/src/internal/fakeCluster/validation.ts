@@ -5,7 +5,7 @@
  * @internal
  */
 import type { Resource } from "@kubefx/core"
-import { Result, Schema, SchemaIssue } from "effect"
+import { Result, Schema, type SchemaAST, SchemaIssue } from "effect"
 import { labelValueError, qualifiedNameError } from "./selector.ts"
 import type { FieldError, NameRule, TypeInfo } from "./types.ts"
 import { fieldForbidden, fieldInvalid, fieldRequired } from "./types.ts"
@@ -98,6 +98,31 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
       }
     }
   }
+  const owners = meta.ownerReferences
+  if (owners !== undefined) {
+    if (!Array.isArray(owners)) errs.push(fieldInvalid("metadata.ownerReferences", owners, "must be a list"))
+    else {
+      const controllers: Array<string> = []
+      for (const o of owners as Array<Record<string, unknown>>) {
+        const path = "metadata.ownerReferences"
+        const str = (k: string) => (typeof o?.[k] === "string" ? (o[k] as string) : "")
+        if (str("apiVersion") === "") errs.push(fieldInvalid(`${path}.apiVersion`, str("apiVersion"), "version must not be empty"))
+        if (str("kind") === "") errs.push(fieldInvalid(`${path}.kind`, str("kind"), "must not be empty"))
+        if (str("name") === "") errs.push(fieldInvalid(`${path}.name`, str("name"), "must not be empty"))
+        if (str("uid") === "") errs.push(fieldInvalid(`${path}.uid`, str("uid"), "must not be empty"))
+        if (o?.controller === true) controllers.push(`${str("kind")}/${str("name")}`)
+      }
+      if (controllers.length > 1) {
+        errs.push(
+          fieldInvalid(
+            "metadata.ownerReferences",
+            owners,
+            `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(" and ")}`
+          )
+        )
+      }
+    }
+  }
   const finalizers = meta.finalizers
   if (finalizers !== undefined) {
     if (!Array.isArray(finalizers)) errs.push(fieldInvalid("metadata.finalizers", finalizers, "must be a list of strings"))
@@ -116,48 +141,26 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
       }
     }
   }
-  const owners = meta.ownerReferences
-  if (owners !== undefined) {
-    if (!Array.isArray(owners)) errs.push(fieldInvalid("metadata.ownerReferences", owners, "must be a list"))
-    else {
-      const controllers: Array<string> = []
-      for (const o of owners as Array<Record<string, unknown>>) {
-        const path = "metadata.ownerReferences"
-        const str = (k: string) => (typeof o?.[k] === "string" ? (o[k] as string) : "")
-        if (str("apiVersion") === "") errs.push(fieldInvalid(`${path}.apiVersion`, str("apiVersion"), "version must not be empty"))
-        if (str("kind") === "") errs.push(fieldInvalid(`${path}.kind`, str("kind"), "kind must not be empty"))
-        if (str("name") === "") errs.push(fieldInvalid(`${path}.name`, str("name"), "name must not be empty"))
-        if (str("uid") === "") errs.push(fieldInvalid(`${path}.uid`, str("uid"), "uid must not be empty"))
-        if (o?.controller === true) controllers.push(`${str("kind")}/${str("name")}`)
-      }
-      if (controllers.length > 1) {
-        errs.push(
-          fieldInvalid(
-            "metadata.ownerReferences",
-            owners,
-            `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(" and ")}`
-          )
-        )
-      }
-    }
-  }
   return errs
 }
 
 /**
- * `ValidateObjectMetaUpdate`: the identity fields are immutable and no finalizer may be added once
- * the object is being deleted.
+ * Update validation of metadata, as the registry runs it: `ValidateObjectMeta` (names, labels, ...)
+ * runs in its common checks and again in the type's own `ValidateUpdate` (more than once, as the
+ * type's validation re-validates the object), and `ValidateObjectMetaUpdate` (immutable identity,
+ * no finalizer added while deleting) runs in both. The server reports every repetition as a cause.
  *
  * @internal
  */
 export const validateMetaUpdate = (info: TypeInfo, next: Meta, prev: Resource.ObjectMeta): Array<FieldError> => {
-  const errs = validateMeta(info, next)
-  if (next.uid !== prev.uid) errs.push(fieldInvalid("metadata.uid", next.uid ?? "", "field is immutable"))
+  const meta = validateMeta(info, next)
+  const update: Array<FieldError> = []
+  if (next.uid !== prev.uid) update.push(fieldInvalid("metadata.uid", next.uid ?? "", "field is immutable"))
   if (prev.deletionTimestamp !== undefined) {
     const old = new Set(prev.finalizers ?? [])
     const extra = [...new Set((next.finalizers as Array<string> | undefined) ?? [])].filter((f) => !old.has(f)).sort()
     if (extra.length > 0) {
-      errs.push(
+      update.push(
         fieldForbidden(
           "metadata.finalizers",
           `no new finalizers can be added if the object is being deleted, found new finalizers []string{${
@@ -167,7 +170,9 @@ export const validateMetaUpdate = (info: TypeInfo, next: Meta, prev: Resource.Ob
       )
     }
   }
-  return errs
+  // Measured on kube-apiserver 1.37: 3 for custom resources, 4 for ConfigMaps.
+  const metaRepeats = info.isCustom ? 3 : 4
+  return [...Array.from({ length: metaRepeats }, () => meta).flat(), ...update, ...update]
 }
 
 const pathString = (root: string, path: ReadonlyArray<PropertyKey>): string =>
@@ -183,6 +188,136 @@ const valueAt = (value: Json, path: ReadonlyArray<PropertyKey>): Json => {
 }
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** The JSON type name the OpenAPI validator reports for a value. */
+const jsonType = (u: unknown): string =>
+  u === null
+    ? "null"
+    : Array.isArray(u)
+    ? "array"
+    : typeof u === "number"
+    ? (Number.isInteger(u) ? "integer" : "number")
+    : typeof u
+
+const expectedType = (ast: SchemaAST.AST): string | undefined => {
+  switch (ast._tag) {
+    case "String":
+    case "TemplateLiteral":
+      return "string"
+    case "Number":
+      return "number"
+    case "Boolean":
+      return "boolean"
+    case "Objects":
+      return "object"
+    case "Arrays":
+      return "array"
+    default:
+      return undefined
+  }
+}
+
+const literalsOf = (ast: SchemaAST.AST): Array<unknown> | undefined => {
+  if (ast._tag === "Literal") return [ast.literal]
+  if (ast._tag === "Union") {
+    const all = ast.types.map(literalsOf)
+    return all.every((l) => l !== undefined) ? all.flat() as Array<unknown> : undefined
+  }
+  return undefined
+}
+
+const quoted = (u: unknown) => JSON.stringify(u)
+
+/**
+ * The OpenAPI validator's message for a failed check, from the JSON Schema keywords the check
+ * generates into the CRD (`minimum`, `maxLength`, ...), or undefined when it has none.
+ */
+const checkMessage = (filter: SchemaAST.Filter<unknown>, value: unknown, at: string, named: string): FieldError | undefined => {
+  const toJson = (filter.annotations as any)?.toJsonSchema
+  const keywords: Record<string, unknown> = typeof toJson === "function" ? toJson() ?? {} : {}
+  const body = (detail: string) => fieldInvalid(at, value, `${named} in body ${detail}`)
+  if (keywords.type === "integer" && !Number.isInteger(value)) {
+    return typeInvalid(at, value, "integer", named)
+  }
+  if (typeof value === "number") {
+    if (typeof keywords.minimum === "number" && value < keywords.minimum) return body(`should be greater than or equal to ${keywords.minimum}`)
+    if (typeof keywords.exclusiveMinimum === "number" && value <= keywords.exclusiveMinimum) return body(`should be greater than ${keywords.exclusiveMinimum}`)
+    if (typeof keywords.maximum === "number" && value > keywords.maximum) return body(`should be less than or equal to ${keywords.maximum}`)
+    if (typeof keywords.exclusiveMaximum === "number" && value >= keywords.exclusiveMaximum) return body(`should be less than ${keywords.exclusiveMaximum}`)
+    if (typeof keywords.multipleOf === "number") return body(`should be a multiple of ${keywords.multipleOf}`)
+  }
+  if (typeof value === "string") {
+    if (typeof keywords.minLength === "number" && value.length < keywords.minLength) return body(`should be at least ${keywords.minLength} chars long`)
+    if (typeof keywords.maxLength === "number" && value.length > keywords.maxLength) {
+      return { field: at, reason: "FieldValueTooLong", message: `Too long: may not be more than ${keywords.maxLength} bytes` }
+    }
+    if (typeof keywords.pattern === "string") return body(`should match '${keywords.pattern}'`)
+  }
+  if (Array.isArray(value)) {
+    if (typeof keywords.minItems === "number" && value.length < keywords.minItems) return body(`should have at least ${keywords.minItems} items`)
+    if (typeof keywords.maxItems === "number" && value.length > keywords.maxItems) {
+      return { field: at, reason: "FieldValueTooMany", message: `Too many: ${value.length}: must have at most ${keywords.maxItems} items` }
+    }
+  }
+  return undefined
+}
+
+const typeInvalid = (at: string, value: unknown, expected: string, named: string): FieldError => ({
+  field: at,
+  reason: "FieldValueTypeInvalid",
+  message: `Invalid value: ${quoted(jsonType(value))}: ${named} in body must be of type ${expected}: ${quoted(jsonType(value))}`
+})
+
+/** Turns a Schema issue tree into the errors the CRD validator would report for the same input. */
+const fieldErrors = (issue: SchemaIssue.Issue, root: string, input: Json, path: ReadonlyArray<PropertyKey>): Array<FieldError> => {
+  const at = pathString(root, path)
+  // The server validates status on its own, so its messages name status fields relative to it.
+  const named = root === "status" && path.length > 0 ? pathString("", path).replace(/^\./, "") : at
+  const value = valueAt(input, path)
+  switch (issue._tag) {
+    case "Pointer":
+      return fieldErrors(issue.issue, root, input, [...path, ...issue.path])
+    case "Composite":
+      return issue.issues.flatMap((i) => fieldErrors(i, root, input, path))
+    case "Encoding":
+      return fieldErrors(issue.issue, root, input, path)
+    case "MissingKey":
+      return [fieldRequired(at)]
+    case "AnyOf": {
+      const literals = literalsOf(issue.ast)
+      if (literals !== undefined) {
+        return [{
+          field: at,
+          reason: "FieldValueNotSupported",
+          message: `Unsupported value: ${quoted(value)}: supported values: ${literals.map(quoted).join(", ")}`
+        }]
+      }
+      if (issue.issues.length > 0) return issue.issues.flatMap((i) => fieldErrors(i, root, input, path))
+      break
+    }
+    case "InvalidType": {
+      const literals = literalsOf(issue.ast)
+      if (literals !== undefined) {
+        return [{
+          field: at,
+          reason: "FieldValueNotSupported",
+          message: `Unsupported value: ${quoted(value)}: supported values: ${literals.map(quoted).join(", ")}`
+        }]
+      }
+      const expected = expectedType(issue.ast)
+      if (expected !== undefined) return [typeInvalid(at, value, expected, named)]
+      break
+    }
+    case "Filter": {
+      const known = checkMessage(issue.filter, value, at, named)
+      if (known !== undefined) return [known]
+      break
+    }
+    default:
+      break
+  }
+  return formatter(issue).issues.map((i) => fieldInvalid(at, value ?? null, i.message))
+}
 
 /**
  * Validates `value` (the JSON at `root`, `spec` or `status`) with a custom resource's Schema, as the
@@ -205,16 +340,11 @@ export const validateCustom = (
     return Result.succeed(value)
   }
   if (Result.isFailure(decoded)) {
-    const issues = formatter(decoded.failure.issue).issues
     const seen = new Set<string>()
     const errs: Array<FieldError> = []
-    for (const issue of issues) {
-      const path = (issue.path ?? []).map((p) => (typeof p === "object" && p !== null && "key" in p ? p.key : p)) as Array<PropertyKey>
-      const field = pathString(root, path)
-      const at = valueAt(value, path)
-      const err = at === undefined && /missing/i.test(issue.message)
-        ? fieldRequired(field)
-        : fieldInvalid(field, at ?? null, issue.message)
+    // The OpenAPI validator reports errors sorted by field path.
+    const all = fieldErrors(decoded.failure.issue, root, value, []).sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0))
+    for (const err of all) {
       const id = `${err.field}\u0000${err.message}`
       if (!seen.has(id)) {
         seen.add(id)
