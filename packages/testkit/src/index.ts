@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as Envtest from "./Envtest.ts"
+export * as EnvtestCluster from "./EnvtestCluster.ts"
 export * as FieldSet from "./FieldSet.ts"
 export * as Patch from "./Patch.ts"
 export * as ServerSideApply from "./ServerSideApply.ts"
