@@ -902,8 +902,16 @@ export interface RbacOptions {
   readonly namespace?: string
   /** Default: the operator's name. */
   readonly serviceAccountName?: string
-  /** Grant `leases` for leader election (default true). */
+  /**
+   * Grant `leases` for leader election, in the operator's namespace. Default false: the kubefx engine does not
+   * elect a leader (its Deployment runs one replica); grant it when the operator adds leader election.
+   */
   readonly leaderElection?: boolean
+  /**
+   * Grant creating `events` (core and `events.k8s.io`). Default false: the kubefx engine reports through
+   * status conditions and records no events; grant it when the operator records events itself.
+   */
+  readonly events?: boolean
 }
 
 interface Grant {
@@ -913,16 +921,21 @@ interface Grant {
   readonly verbs: ReadonlyArray<Verb>
 }
 
-/** The permissions an operator needs, before they are split by scope and merged into rules. */
-const grantsOf = (operator: OperatorDefinition): ReadonlyArray<Grant> => {
+/**
+ * The permissions an operator needs, before they are split by scope and merged into rules: exactly the calls
+ * the engine makes (see `rbac`).
+ */
+const grantsOf = (operator: OperatorDefinition, options: RbacOptions | undefined): ReadonlyArray<Grant> => {
   const { parent } = operator
   const finalizer = operator.hasFinalizer === true || operator.finalize !== undefined
   const grants: Array<Grant> = []
-  // finalizers live in the parent's metadata, written through the main resource
-  const parentWrites: ReadonlyArray<Verb> = finalizer || !parent.statusSubresource ? ["update", "patch"] : []
+  // The engine adds and removes its finalizer with a merge patch of the parent's metadata. Without a status
+  // subresource, status is part of the main resource and written with it.
+  const parentWrites: ReadonlyArray<Verb> = !parent.statusSubresource ? ["update", "patch"] : finalizer ? ["patch"] : []
   grants.push({ group: parent.group, resource: parent.plural, namespaced: parent.namespaced, verbs: ["get", "list", "watch", ...parentWrites] })
   if (parent.statusSubresource) {
-    grants.push({ group: parent.group, resource: `${parent.plural}/status`, namespaced: parent.namespaced, verbs: ["get", "update", "patch"] })
+    // status is written with a PUT to /status (replaceStatus)
+    grants.push({ group: parent.group, resource: `${parent.plural}/status`, namespaced: parent.namespaced, verbs: ["update"] })
   }
   for (const [i, child] of operator.children.entries()) {
     if (!Object.hasOwn(POLICY_VERBS, child.update)) {
@@ -938,8 +951,10 @@ const grantsOf = (operator: OperatorDefinition): ReadonlyArray<Grant> => {
       verbs: ["get", "list", "watch", "create", "delete", ...POLICY_VERBS[child.update]]
     })
   }
-  grants.push({ group: "", resource: "events", namespaced: true, verbs: ["create", "patch"] })
-  grants.push({ group: "events.k8s.io", resource: "events", namespaced: true, verbs: ["create", "patch"] })
+  if (options?.events === true) {
+    grants.push({ group: "", resource: "events", namespaced: true, verbs: ["create", "patch"] })
+    grants.push({ group: "events.k8s.io", resource: "events", namespaced: true, verbs: ["create", "patch"] })
+  }
   return grants
 }
 
@@ -985,7 +1000,7 @@ const buildRbac = (operator: OperatorDefinition, options: RbacOptions | undefine
   }
   const labels = labelsOf(operator)
   const subjects = [{ kind: "ServiceAccount", name: account, namespace }]
-  const grants = grantsOf(operator)
+  const grants = grantsOf(operator, options)
   const out: Array<Resource.KubeObject> = [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: account, namespace, labels } }
   ]
@@ -1013,7 +1028,8 @@ const buildRbac = (operator: OperatorDefinition, options: RbacOptions | undefine
       }
     )
   }
-  if (namespaces === "all") {
+  if (namespaces === "all" || !operator.parent.namespaced) {
+    // A cluster-scoped parent's children may be in any namespace: the engine watches them cluster-wide.
     clusterRole(rulesOf(grants))
   } else {
     // a Role cannot grant cluster-scoped types: those go to a ClusterRole of their own
@@ -1022,7 +1038,7 @@ const buildRbac = (operator: OperatorDefinition, options: RbacOptions | undefine
     const namespaced = rulesOf(grants.filter((g) => g.namespaced))
     for (const ns of new Set(namespaces)) role(operator.name, ns, namespaced)
   }
-  if (options?.leaderElection ?? true) {
+  if (options?.leaderElection === true) {
     // the lease lives next to the operator, whatever it watches
     role(`${operator.name}-leader-election`, namespace, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }
@@ -1032,19 +1048,24 @@ const buildRbac = (operator: OperatorDefinition, options: RbacOptions | undefine
 }
 
 /**
- * Least-privilege RBAC for an operator: a ServiceAccount, and the rules it needs bound to it.
+ * Least-privilege RBAC for an operator: a ServiceAccount, and the rules it needs bound to it. The verbs are the
+ * calls the kubefx engine makes, no more:
  *
- * - parent: get/list/watch, plus update/patch when the operator has a finalizer (finalizers are written on the
- *   main resource) or the type has no status subresource; `<plural>/status`: get/update/patch.
- * - each child type: get/list/watch/create/delete, plus `patch` for `apply`, `update` for `replace`
- *   (`recreate` and `onDelete` need nothing more).
- * - `events` (core and `events.k8s.io`): create/patch.
- * - leader election (unless `leaderElection: false`): `coordination.k8s.io` `leases` get/create/update, in a Role
+ * - parent: get/list/watch; `patch` when the operator has a finalizer (the engine merge-patches
+ *   `metadata.finalizers`); `<plural>/status`: `update` (the engine PUTs status). A parent type without a status
+ *   subresource gets update/patch on the main resource instead.
+ * - each child type: get/list/watch (the watch, and the check that no unowned object sits where a child is to be
+ *   created), create and delete (children no longer desired), plus `patch` for `apply` (server-side apply; when
+ *   an apply creates the object the API server also checks `create`), `update` for `replace`; `recreate`
+ *   (delete, then create) and `onDelete` (create only) need nothing more.
+ * - with `events: true`: `events` (core and `events.k8s.io`) create/patch.
+ * - with `leaderElection: true`: `coordination.k8s.io` `leases` get/create/update, in a Role
  *   `<name>-leader-election` in the operator's own namespace (not cluster-wide).
  *
  * Rules are grouped by apiGroup, and resources with the same verbs share a rule. With `namespaces: "all"` (the
  * default) the rules go into a ClusterRole + ClusterRoleBinding; with a namespace list, into a Role +
- * RoleBinding in each namespace, and cluster-scoped types (if any) into a ClusterRole of their own.
+ * RoleBinding in each namespace, and cluster-scoped types (if any) into a ClusterRole of their own. A
+ * cluster-scoped parent puts everything into the ClusterRole: its children are watched in all namespaces.
  *
  * @since 0.1.0
  * @category constructors

@@ -438,7 +438,7 @@ const EVENTS = [
 ]
 const PARENT = [
   { apiGroups: ["example.com"], resources: ["widgets"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["example.com"], resources: ["widgets/status"], verbs: ["get", "update", "patch"] }
+  { apiGroups: ["example.com"], resources: ["widgets/status"], verbs: ["update"] }
 ]
 
 describe("Manifests.rbac", () => {
@@ -450,19 +450,14 @@ describe("Manifests.rbac", () => {
   ] as const)("grants a %s child exactly the verbs its policy needs", ([update, verbs]) =>
     Effect.gen(function*() {
       const objects = yield* Manifests.rbac({ name: "widget-operator", parent: Widget, children: [{ type: Builtin.ConfigMap, update }] })
-      expect(rulesOf(objects, "ClusterRole")).toStrictEqual([
-        { apiGroups: [""], resources: ["configmaps"], verbs },
-        EVENTS[0],
-        EVENTS[1],
-        ...PARENT
-      ])
+      expect(rulesOf(objects, "ClusterRole")).toStrictEqual([{ apiGroups: [""], resources: ["configmaps"], verbs }, ...PARENT])
     }))
 
   it.effect("writes the whole RBAC for all namespaces: ServiceAccount, ClusterRole(+Binding), leader-election Role(+Binding)", () =>
     Effect.gen(function*() {
       const objects = yield* Manifests.rbac(
         { name: "widget-operator", parent: Widget, children: [{ type: Builtin.Deployment, update: "apply" }], namespaces: "all" },
-        { namespace: "ops" }
+        { namespace: "ops", leaderElection: true, events: true }
       )
       const labels = { "app.kubernetes.io/name": "widget-operator" }
       const subjects = [{ kind: "ServiceAccount", name: "widget-operator", namespace: "ops" }]
@@ -519,30 +514,26 @@ describe("Manifests.rbac", () => {
       expect(objects.map((o) => o.kind)).toStrictEqual(["ServiceAccount", "ClusterRole", "ClusterRoleBinding"])
       expect(rulesOf(objects, "ClusterRole")).toStrictEqual([
         { apiGroups: [""], resources: ["configmaps", "secrets"], verbs: ["get", "list", "watch", "create", "update", "delete"] },
-        EVENTS[0],
         { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
         { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
-        EVENTS[1],
         ...PARENT
       ])
     }))
 
-  it.effect("lets the parent be updated only when the operator writes finalizers (hasFinalizer or finalize)", () =>
+  it.effect("lets the parent be patched only when the operator writes finalizers (hasFinalizer or finalize)", () =>
     Effect.gen(function*() {
       const parentRule = (objects: ReadonlyArray<Resource.KubeObject>) =>
         (rulesOf(objects, "ClusterRole") as ReadonlyArray<Manifests.PolicyRule>).find((r) => r.resources.includes("widgets"))
       const withFinalizer = yield* Manifests.rbac({ name: "op", parent: Widget, children: [], hasFinalizer: true })
-      expect(parentRule(withFinalizer)?.verbs).toStrictEqual(["get", "list", "watch", "update", "patch"])
+      expect(parentRule(withFinalizer)?.verbs).toStrictEqual(["get", "list", "watch", "patch"])
       const withFinalize = yield* Manifests.rbac({ name: "op", parent: Widget, children: [], finalize: () => undefined })
-      expect(parentRule(withFinalize)?.verbs).toStrictEqual(["get", "list", "watch", "update", "patch"])
+      expect(parentRule(withFinalize)?.verbs).toStrictEqual(["get", "list", "watch", "patch"])
       const without = yield* Manifests.rbac({ name: "op", parent: Widget, children: [], hasFinalizer: false })
       expect(parentRule(without)?.verbs).toStrictEqual(["get", "list", "watch"])
       // no status subresource: status is written through the main resource
       const plain = yield* Manifests.rbac({ name: "op", parent: Builtin.ConfigMap, children: [] })
       expect(rulesOf(plain, "ClusterRole")).toStrictEqual([
-        { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "update", "patch"] },
-        EVENTS[0],
-        EVENTS[1]
+        { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "update", "patch"] }
       ])
     }))
 
@@ -561,17 +552,13 @@ describe("Manifests.rbac", () => {
         "Role/team-a/op",
         "RoleBinding/team-a/op",
         "Role/team-b/op",
-        "RoleBinding/team-b/op",
-        "Role/default/op-leader-election",
-        "RoleBinding/default/op-leader-election"
+        "RoleBinding/team-b/op"
       ])
       expect(rulesOf(objects, "ClusterRole")).toStrictEqual([
         { apiGroups: ["infra.example.com"], resources: ["things"], verbs: ["get", "list", "watch", "create", "update", "delete"] }
       ])
       const namespaced = [
         { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
-        EVENTS[0],
-        EVENTS[1],
         ...PARENT
       ]
       expect(rulesOf(objects, "Role", "team-a")).toStrictEqual(namespaced)
@@ -579,6 +566,33 @@ describe("Manifests.rbac", () => {
       const binding = objects.find((o) => o.kind === "RoleBinding" && o.metadata.namespace === "team-b")
       expect(binding?.roleRef).toStrictEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "op" })
       expect(binding?.subjects).toStrictEqual([{ kind: "ServiceAccount", name: "op", namespace: "default" }])
+    }))
+
+  it.effect("a cluster-scoped parent puts every rule into the ClusterRole: its children are watched in all namespaces", () =>
+    Effect.gen(function*() {
+      const objects = yield* Manifests.rbac({
+        name: "op",
+        parent: ClusterThing,
+        children: [{ type: Builtin.ConfigMap, update: "replace" }],
+        namespaces: ["team-a"]
+      })
+      expect(objects.map((o) => o.kind)).toStrictEqual(["ServiceAccount", "ClusterRole", "ClusterRoleBinding"])
+      expect(rulesOf(objects, "ClusterRole")).toStrictEqual([
+        { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "update", "delete"] },
+        { apiGroups: ["infra.example.com"], resources: ["things"], verbs: ["get", "list", "watch", "update", "patch"] }
+      ])
+    }))
+
+  it.effect("grants events and leases only when asked: the engine records no events and elects no leader", () =>
+    Effect.gen(function*() {
+      const plain = yield* Manifests.rbac({ name: "op", parent: Widget, children: [] })
+      expect(plain.map((o) => o.kind)).toStrictEqual(["ServiceAccount", "ClusterRole", "ClusterRoleBinding"])
+      expect(JSON.stringify(plain)).not.toMatch(/events|leases/)
+      const both = yield* Manifests.rbac({ name: "op", parent: Widget, children: [], namespaces: ["a"] }, { leaderElection: true, events: true })
+      expect(rulesOf(both, "Role", "a")).toStrictEqual([EVENTS[0], EVENTS[1], ...PARENT])
+      expect(rulesOf(both, "Role", "default")).toStrictEqual([
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }
+      ])
     }))
 
   it.effect("has no ClusterRole at all when every type is namespaced and namespaces are listed", () =>
@@ -727,9 +741,7 @@ describe("kubefx manifests (CLI)", { timeout: 60_000 }, () => {
       "CustomResourceDefinition//widgets.example.com",
       "ServiceAccount/default/widget-operator",
       "Role/team-a/widget-operator",
-      "RoleBinding/team-a/widget-operator",
-      "Role/default/widget-operator-leader-election",
-      "RoleBinding/default/widget-operator-leader-election"
+      "RoleBinding/team-a/widget-operator"
     ])
     const crd = docs[0] as unknown as Manifests.CustomResourceDefinition
     expect(crd.spec.versions[0]?.schema.openAPIV3Schema.properties?.spec).toStrictEqual({
@@ -795,6 +807,36 @@ describe("kubefx manifests (CLI)", { timeout: 60_000 }, () => {
     const noCommand = await run()
     expect(noCommand.code).toBe(1)
     expect(noCommand.stderr).toContain("no command given")
+  })
+
+  it("keeps one kind with --only; --arg, --leader-election and --events shape the Deployment and RBAC", async () => {
+    const crds = await run("manifests", fixture, "--only", "crd")
+    expect(crds.code).toBe(0)
+    expect((loadAll(crds.stdout) as Array<Resource.KubeObject>).map((d) => d.kind)).toStrictEqual(["CustomResourceDefinition"])
+
+    const deployment = await run("manifests", fixture, "--only", "deployment", "--image", "op:1", "--arg=--in-cluster", "--arg=-v")
+    expect(deployment.code).toBe(0)
+    const docs = loadAll(deployment.stdout) as Array<Resource.KubeObject>
+    expect(docs.map((d) => d.kind)).toStrictEqual(["Deployment"])
+    const spec = docs[0]!["spec"] as { template: { spec: { containers: Array<{ args?: Array<string> }> } } }
+    expect(spec.template.spec.containers[0]?.args).toStrictEqual(["--in-cluster", "-v"])
+
+    const rbac = await run("manifests", fixture, "--only", "rbac", "--leader-election", "--events")
+    expect(rbac.code).toBe(0)
+    const kinds = (loadAll(rbac.stdout) as Array<Resource.KubeObject>).map((d) => `${d.kind}/${d.metadata.name}`)
+    expect(kinds).toContain("Role/widget-operator-leader-election")
+    expect(rbac.stdout).toContain("events.k8s.io")
+
+    const badKind = await run("manifests", fixture, "--only", "crds")
+    expect(badKind.code).toBe(1)
+    expect(badKind.stderr).toContain(`--only "crds": one of crd, rbac, deployment`)
+    const noImage = await run("manifests", fixture, "--only", "deployment")
+    expect(noImage.stderr).toContain("--only deployment needs --image")
+    const argWithoutImage = await run("manifests", fixture, "--arg=-v")
+    expect(argWithoutImage.stderr).toContain("--arg applies to the Deployment")
+    const nothing = await run("manifests", fixture, "--export", "Widget", "--only", "rbac")
+    expect(nothing.code).toBe(1)
+    expect(nothing.stderr).toContain("nothing to generate: --only rbac but")
   })
 
   it("prints help", async () => {

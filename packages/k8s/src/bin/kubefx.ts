@@ -3,7 +3,8 @@
  *
  * `kubefx manifests <module>` imports a module, finds the custom resources (`Resource.custom`) and operator
  * definitions (objects with `name`, `parent` and `children`) it exports, and prints their
- * CustomResourceDefinitions and RBAC (and, with `--image`, a Deployment) as YAML for `kubectl apply -f -`.
+ * CustomResourceDefinitions and RBAC (and, with `--image`, a Deployment) as YAML for `kubectl apply -f -`;
+ * `--only crd|rbac|deployment` keeps one kind, e.g. to write each into a file of its own.
  *
  * Installed: `npx kubefx manifests ./src/operator.ts`. In this repository, from source:
  * `node --conditions=@kubefx/source packages/k8s/src/bin/kubefx.ts manifests <module>`.
@@ -27,21 +28,32 @@ definition (an object with name, parent and children).
 
 Options:
   --export <name>     use only this export (repeatable)
+  --only <kind>       only these manifests: crd, rbac or deployment (repeatable; default: all)
   --out <dir>         write one YAML file per CRD and per operator into <dir> instead of printing
   --namespace <ns>    the operator's namespace: its ServiceAccount, leader-election Role and
                       Deployment go there (default: default)
   --image <image>     also generate a Deployment running each operator from <image>
+  --arg=<arg>         an argument of the Deployment's container (repeatable), e.g. --arg=--in-cluster
+  --leader-election   also grant leases for leader election
+  --events            also grant creating events
   -h, --help          show this help
 `
 
 class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
 
+const KINDS = ["crd", "rbac", "deployment"] as const
+type Kind = typeof KINDS[number]
+
 interface Args {
   readonly module: string
   readonly exports: ReadonlyArray<string>
+  readonly only: ReadonlySet<Kind>
   readonly out: string | undefined
   readonly namespace: string
   readonly image: string | undefined
+  readonly args: ReadonlyArray<string>
+  readonly leaderElection: boolean
+  readonly events: boolean
 }
 
 const parse = (argv: ReadonlyArray<string>): Effect.Effect<Args | "help", CliError> =>
@@ -53,9 +65,13 @@ const parse = (argv: ReadonlyArray<string>): Effect.Effect<Args | "help", CliErr
         strict: true,
         options: {
           export: { type: "string", multiple: true },
+          only: { type: "string", multiple: true },
           out: { type: "string" },
           namespace: { type: "string" },
           image: { type: "string" },
+          arg: { type: "string", multiple: true },
+          "leader-election": { type: "boolean" },
+          events: { type: "boolean" },
           help: { type: "boolean", short: "h" }
         }
       }),
@@ -72,12 +88,29 @@ const parse = (argv: ReadonlyArray<string>): Effect.Effect<Args | "help", CliErr
       if (extra.length > 0) {
         return Effect.fail(new CliError({ message: `unexpected arguments: ${extra.join(" ")}\n\n${USAGE}` }))
       }
+      const only = values.only ?? []
+      const unknownKind = only.find((k) => !(KINDS as ReadonlyArray<string>).includes(k))
+      if (unknownKind !== undefined) {
+        return Effect.fail(
+          new CliError({ message: `--only ${JSON.stringify(unknownKind)}: one of ${KINDS.join(", ")}\n\n${USAGE}` })
+        )
+      }
+      if (only.includes("deployment") && values.image === undefined) {
+        return Effect.fail(new CliError({ message: `--only deployment needs --image\n\n${USAGE}` }))
+      }
+      if (values.arg !== undefined && values.image === undefined) {
+        return Effect.fail(new CliError({ message: `--arg applies to the Deployment: add --image\n\n${USAGE}` }))
+      }
       return Effect.succeed({
         module,
         exports: values.export ?? [],
+        only: new Set(only.length === 0 ? KINDS : only as ReadonlyArray<Kind>),
         out: values.out,
         namespace: values.namespace ?? "default",
-        image: values.image
+        image: values.image,
+        args: values.arg ?? [],
+        leaderElection: values["leader-election"] === true,
+        events: values.events === true
       })
     })
   )
@@ -167,7 +200,7 @@ const generate = (found: Found, args: Args): Effect.Effect<ReadonlyArray<Group>,
     for (const op of found.operators) if (isCustomResource(op.parent)) types.add(op.parent)
     const groups: Array<Group> = []
     const crds = new Map<string, string>()
-    for (const type of types) {
+    for (const type of args.only.has("crd") ? types : []) {
       const crd = yield* Manifests.crd(type)
       const yaml = Manifests.toYaml([crd])
       const seen = crds.get(crd.metadata.name)
@@ -186,11 +219,24 @@ const generate = (found: Found, args: Args): Effect.Effect<ReadonlyArray<Group>,
         return yield* new CliError({ message: `two operator definitions are named ${op.name}; their RBAC would collide` })
       }
       operatorNames.add(op.name)
-      groups.push({ file: `${op.name}.rbac.yaml`, objects: yield* Manifests.rbac(op, { namespace: args.namespace }) })
-      if (args.image !== undefined) {
-        const deployment = yield* Manifests.deployment(op, { image: args.image, namespace: args.namespace })
+      if (args.only.has("rbac")) {
+        const options = { namespace: args.namespace, leaderElection: args.leaderElection, events: args.events }
+        groups.push({ file: `${op.name}.rbac.yaml`, objects: yield* Manifests.rbac(op, options) })
+      }
+      if (args.image !== undefined && args.only.has("deployment")) {
+        const deployment = yield* Manifests.deployment(op, {
+          image: args.image,
+          namespace: args.namespace,
+          ...(args.args.length === 0 ? {} : { args: args.args })
+        })
         groups.push({ file: `${op.name}.deployment.yaml`, objects: [deployment] })
       }
+    }
+    if (groups.length === 0) {
+      return yield* new CliError({
+        message: `nothing to generate: --only ${[...args.only].join(", ")} but ${args.module} exports ` +
+          (found.operators.length === 0 ? "no operator definition" : "no custom resource")
+      })
     }
     return groups
   })
