@@ -74,6 +74,8 @@ export interface Options {
   readonly crdTimeout?: Duration.Input
   /** Time between SIGTERM and SIGKILL when stopping a process. Default: 5 seconds. */
   readonly stopGracePeriod?: Duration.Input
+  /** Where to create the envtest's temporary directory. Default: `os.tmpdir()`. */
+  readonly baseDir?: string
   /** Extra kube-apiserver flags (`--feature-gates=...`); they come after the defaults. */
   readonly apiServerArgs?: ReadonlyArray<string>
 }
@@ -173,13 +175,15 @@ const freePort: Effect.Effect<number, EnvtestError> = Effect.callback((resume) =
   })
 })
 
-const tempDir: Effect.Effect<string, EnvtestError, Scope.Scope> = Effect.acquireRelease(
-  Effect.try({
-    try: () => fs.mkdtempSync(path.join(os.tmpdir(), "kubefx-envtest-")),
-    catch: (e) => fail("FileSystem", `cannot create a temporary directory: ${(e as Error).message}`)
-  }),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = (baseDir: string): Effect.Effect<string, EnvtestError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => fs.mkdtempSync(path.join(baseDir, "kubefx-envtest-")),
+      catch: (e) => fail("FileSystem", `cannot create a temporary directory in ${baseDir}: ${(e as Error).message}`)
+    }),
+    // runs after every process of the envtest has been stopped (finalizers run in reverse order)
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }))
+  )
 
 const writeFile = (file: string, content: string) =>
   Effect.try({
@@ -425,7 +429,7 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
     const grace = options.stopGracePeriod ?? Duration.seconds(5)
     const startTimeout = options.startTimeout ?? Duration.seconds(120)
     const assets = yield* locateAssets(options)
-    const dir = yield* tempDir
+    const dir = yield* tempDir(options.baseDir ?? os.tmpdir())
     const certs = yield* Certs.generate(dir).pipe(Effect.mapError((e) => fail("Certificates", e.message)))
     const token = randomBytes(24).toString("base64url")
     yield* writeFile(path.join(dir, "tokens.csv"), `${token},${restrictedUser},${restrictedUser}-uid\n`)

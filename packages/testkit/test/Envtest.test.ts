@@ -53,22 +53,26 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
-/** Envtest directories in the temp dir and the processes whose command line names one. */
-const leftovers = Effect.gen(function*() {
-  const dirs = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("kubefx-envtest-"))
-  const ps = yield* run("ps", ["-eo", "pid=,args="])
-  const procs = ps.stdout.split("\n").filter((line) => line.includes(path.join(os.tmpdir(), "kubefx-envtest-")))
-    .map((line) => line.trim().split(/\s+/)[0] ?? "")
-  return { dirs, procs }
-})
-
-/** Asserts that whatever ran between `before` and now left no directory and no process behind. */
-const assertNothingNew = (before: { dirs: Array<string>; procs: Array<string> }) =>
+/**
+ * What an envtest under `baseDir` left: entries in `baseDir`, and live processes started by this test
+ * worker (other test files may run envtests at the same time; their processes have another parent).
+ */
+const leftovers = (baseDir: string) =>
   Effect.gen(function*() {
-    const after = yield* leftovers
-    assert.deepStrictEqual(after.dirs.filter((d) => !before.dirs.includes(d)), [], "leftover directories")
-    assert.deepStrictEqual(after.procs.filter((p) => !before.procs.includes(p)), [], "leftover processes")
+    const ps = yield* run("ps", ["-eo", "pid=,ppid=,stat="])
+    const procs = ps.stdout.split("\n").map((line) => line.trim().split(/\s+/))
+      .filter(([pid, ppid, stat]) => ppid === String(process.pid) && pid !== undefined && !stat?.startsWith("Z"))
+      .map(([pid]) => pid!)
+      // ps itself is a child of this worker while it runs
+      .filter((pid) => isAlive(Number(pid)))
+    return { dirs: fs.readdirSync(baseDir), procs }
   })
+
+/** A scratch directory for one test, removed afterwards. */
+const scratch = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "kubefx-envtest-test-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
 
 const field = (value: unknown, ...keys: Array<string>): unknown =>
   keys.reduce<unknown>((v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined), value)
@@ -77,7 +81,8 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
   it.live("serves a real API server: kubectl, CRDs, RBAC; closing the scope leaves nothing", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const env = yield* Envtest.make({ crds: [widgetCrd] }).pipe(Scope.provide(scope))
+      const baseDir = yield* scratch
+      const env = yield* Envtest.make({ crds: [widgetCrd], baseDir }).pipe(Scope.provide(scope))
       assert.match(env.server, /^https:\/\/127\.0\.0\.1:\d+$/)
       assert.isTrue(fs.existsSync(env.dir))
       assert.deepStrictEqual(env.processes.map((p) => p.name), ["etcd", "kube-apiserver"])
@@ -131,7 +136,8 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
       yield* Scope.close(scope, Exit.void)
       for (const p of env.processes) assert.isFalse(isAlive(p.pid), `${p.name} (pid ${p.pid}) stopped`)
       assert.isFalse(fs.existsSync(env.dir), "temp dir removed")
-    }), 240_000)
+      assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
+    }).pipe(Effect.scoped), 240_000)
 
   it.live("with controllerManager: namespaces are deleted and owned objects collected", () =>
     Effect.gen(function*() {
@@ -181,33 +187,34 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
 
   it.live("a CRD the server refuses fails with InvalidCrd and leaves nothing behind", () =>
     Effect.gen(function*() {
-      const before = yield* leftovers
+      const baseDir = yield* scratch
       const badName = { ...widgetCrd, metadata: { name: "gadgets.test.kubefx.io" } }
-      const error = yield* Envtest.make({ crds: [badName] }).pipe(Effect.scoped, Effect.flip)
+      const error = yield* Envtest.make({ crds: [badName], baseDir }).pipe(Effect.scoped, Effect.flip)
       assert.strictEqual(error._tag, "EnvtestError")
       assert.strictEqual(error.reason, "InvalidCrd")
       assert.include(error.message, "gadgets.test.kubefx.io")
       assert.include(error.message, "422")
-      yield* assertNothingNew(before)
+      assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
 
-      const notACrd = yield* Envtest.make({ crds: [{ kind: "ConfigMap" }] }).pipe(Effect.scoped, Effect.flip)
+      const notACrd = yield* Envtest.make({ crds: [{ kind: "ConfigMap" }], baseDir }).pipe(Effect.scoped, Effect.flip)
       assert.strictEqual(notACrd.reason, "InvalidCrd")
       assert.include(notACrd.message, "not a CustomResourceDefinition manifest")
-      yield* assertNothingNew(before)
-    }), 240_000)
+      assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
+    }).pipe(Effect.scoped), 240_000)
 
   it.live("interrupting a start stops what was started", () =>
     Effect.gen(function*() {
-      const before = yield* leftovers
-      const fiber = yield* Effect.forkChild(Envtest.make().pipe(Effect.scoped))
+      const baseDir = yield* scratch
+      const fiber = yield* Effect.forkChild(Envtest.make({ baseDir }).pipe(Effect.scoped))
       // long enough for etcd and usually kube-apiserver to be running, too short for /readyz
       yield* Effect.sleep("1500 millis")
-      const started = yield* leftovers
+      const started = yield* leftovers(baseDir)
       yield* Fiber.interrupt(fiber)
-      yield* assertNothingNew(before)
+      assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
       // a guard against a vacuous pass: something had been started before the interrupt
-      assert.isAbove(started.dirs.length, before.dirs.length)
-    }), 240_000)
+      assert.strictEqual(started.dirs.length, 1)
+      assert.isAbove(started.procs.length, 0)
+    }).pipe(Effect.scoped), 240_000)
 
   it.live("missing binaries fail with a hint; the lookup script honours KUBEBUILDER_ASSETS", () =>
     Effect.gen(function*() {
