@@ -97,7 +97,10 @@ export const clientFor = (
       })
     })
   )
-  return KubeCluster.layerOptions(options.kubeCluster ?? {}).pipe(Layer.provideMerge(config))
+  // Fresh: layers are memoized by identity, and the live Cluster's connection layer is one constant. Built
+  // inside a program that already has a Cluster (the admin's, say), it would otherwise reuse that one's
+  // connection, with its server and credentials, whatever this config says.
+  return Layer.fresh(KubeCluster.layerOptions(options.kubeCluster ?? {}).pipe(Layer.provideMerge(config)))
 }
 
 /**
