@@ -3,5 +3,5 @@ import { kubefxAliases } from "../../vitest.shared.ts"
 
 export default defineProject({
   resolve: { alias: kubefxAliases },
-  test: { name: "echo-server", include: ["test/**/*.test.ts"], testTimeout: 60_000 }
+  test: { name: "echo-server", include: ["test/**/*.test.ts"], testTimeout: 240_000 }
 })
