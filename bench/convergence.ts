@@ -215,37 +215,41 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
     const sampler = memorySampler()
     const deadline = performance.now() + timeoutMillis
 
-    // Phase 1: converge.
+    // Phase 1: converge. The controller handle stays inside `converge`, so that stopping the operator frees it.
     const first = yield* Scope.make()
-    let start: number
-    let cpuStart: NodeJS.CpuUsage
-    let controller: Operator.Controller
-    if (options.mode === "seeded") {
-      yield* fake.seed(EchoServer, objects)
-      start = performance.now()
-      cpuStart = process.cpuUsage()
-      controller = yield* Operator.run(operator(3_600_000)).pipe(Scope.provide(first))
-    } else {
-      controller = yield* Operator.run(operator(3_600_000)).pipe(Scope.provide(first))
-      yield* controller.synced
-      start = performance.now()
-      cpuStart = process.cpuUsage()
-      // Batches of 100, yielding in between so that the operator works while parents keep coming.
-      for (let i = 0; i < objects.length; i += 100) {
-        yield* fake.seed(EchoServer, objects.slice(i, i + 100))
-        yield* Effect.yieldNow
+    const converge = Effect.gen(function*() {
+      let start: number
+      let cpuStart: NodeJS.CpuUsage
+      let controller: Operator.Controller
+      if (options.mode === "seeded") {
+        yield* fake.seed(EchoServer, objects)
+        start = performance.now()
+        cpuStart = process.cpuUsage()
+        controller = yield* Operator.run(operator(3_600_000)).pipe(Scope.provide(first))
+      } else {
+        controller = yield* Operator.run(operator(3_600_000)).pipe(Scope.provide(first))
+        yield* controller.synced
+        start = performance.now()
+        cpuStart = process.cpuUsage()
+        // Batches of 100, yielding in between so that the operator works while parents keep coming.
+        for (let i = 0; i < objects.length; i += 100) {
+          yield* fake.seed(EchoServer, objects.slice(i, i + 100))
+          yield* Effect.yieldNow
+        }
       }
-    }
-    const convergedAt = yield* awaitConverged(controller, options.parents, deadline)
-    const cpu = process.cpuUsage(cpuStart)
-    const memory = sampler.stop()
-    const { reads, writes } = yield* countRequests
-    const stats = yield* controller.stats
+      const convergedAt = yield* awaitConverged(controller, options.parents, deadline)
+      const cpu = process.cpuUsage(cpuStart)
+      const memory = sampler.stop()
+      const requests = yield* countRequests
+      const stats = yield* controller.stats
+      // Retained memory, without the request log (a test control that grows with every request).
+      yield* fake.clearRequests
+      collectGarbage()
+      const retainedHeap = process.memoryUsage().heapUsed
+      return { start, convergedAt, cpu, memory, requests, stats, retainedHeap }
+    })
+    const { convergedAt, cpu, memory, requests: { reads, writes }, retainedHeap, start, stats } = yield* converge
     const warnings = counter.warnings
-    // Retained memory, without the request log (a test control that grows with every request).
-    yield* fake.clearRequests
-    collectGarbage()
-    const retainedHeap = process.memoryUsage().heapUsed
     yield* Scope.close(first, Exit.void)
     collectGarbage()
     const operatorHeap = retainedHeap - process.memoryUsage().heapUsed
