@@ -64,7 +64,10 @@ export interface Options {
   readonly controllerManager?: boolean
   /** A directory holding etcd, kube-apiserver and kube-controller-manager; skips the lookup. */
   readonly assetsDir?: string
-  /** Let `scripts/envtest-assets.sh` build missing binaries (20+ minutes on 2 cores). Default: false, fail fast. */
+  /**
+   * Let `scripts/envtest-assets.sh` build missing binaries (11-15 minutes on 2 cores with cold Go
+   * caches). Default: false: fail fast with a hint.
+   */
   readonly build?: boolean
   /** The lookup script; defaults to the repository's `scripts/envtest-assets.sh`. */
   readonly assetsScript?: string

@@ -202,6 +202,22 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
       assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
     }).pipe(Effect.scoped), 240_000)
 
+  it.live("a server that exits or is slow fails with its log tail and leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const baseDir = yield* scratch
+      const crashed = yield* Envtest.make({ baseDir, apiServerArgs: ["--no-such-flag"] }).pipe(Effect.scoped, Effect.flip)
+      assert.strictEqual(crashed.reason, "ProcessFailed")
+      assert.match(crashed.message, /kube-apiserver exited \(code \d+\) while waiting for kube-apiserver \/readyz/)
+      assert.include(crashed.message, "unknown flag: --no-such-flag")
+      assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
+
+      const slow = yield* Envtest.make({ baseDir, startTimeout: "1 millis" }).pipe(Effect.scoped, Effect.flip)
+      assert.strictEqual(slow.reason, "NotReady")
+      assert.include(slow.message, "etcd not ready within")
+      assert.include(slow.message, "etcd.log")
+      assert.deepStrictEqual(yield* leftovers(baseDir), { dirs: [], procs: [] })
+    }).pipe(Effect.scoped), 240_000)
+
   it.live("interrupting a start stops what was started", () =>
     Effect.gen(function*() {
       const baseDir = yield* scratch
