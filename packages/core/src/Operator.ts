@@ -174,6 +174,14 @@ export interface ControllerStats extends WorkQueue.Stats {
   readonly watchers: number
 }
 
+/** `850ms`, `2.4s`, `5m`: delays for log lines, without the nanoseconds `Duration.format` shows. */
+const formatDelay = (d: Duration.Duration): string => {
+  const ms = Duration.toMillis(d)
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  return `${(ms / 60_000).toFixed(1)}m`
+}
+
 const reconcileTotal = Metric.counter("kubefx_reconcile_total", { description: "Reconciles by operator and result", incremental: true })
 const reconcileSeconds = Metric.histogram("kubefx_reconcile_duration_seconds", {
   description: "Time to reconcile one parent",
@@ -311,7 +319,7 @@ export const run = <Spec, Status, E, R>(
           yield* Effect.logError(`reconcile failed (${failure.reason}); retry policy exhausted, waiting for a change or resync: ${failure.message}`)
           return
         }
-        yield* Effect.logWarning(`reconcile failed (${failure.reason}); retrying in ${Duration.format(delay.value)}: ${failure.message}`)
+        yield* Effect.logWarning(`reconcile failed (${failure.reason}); retrying in ${formatDelay(delay.value)}: ${failure.message}`)
         yield* queue.addAfter(key, delay.value)
       }).pipe(Effect.annotateLogs({ operator: operator.name, parent: key }))
 
