@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Data, Deferred, Duration, Effect, Fiber, Layer, Metric, Schedule, type Scope, Stream } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Fiber, Layer, Metric, Option, Schedule, type Scope, Stream } from "effect"
 import type { ChildConfig } from "./Child.ts"
 import type { Cluster } from "./Cluster.ts"
 import type { Finalize, Sync } from "./Handler.ts"
@@ -313,7 +313,10 @@ export const run = <Spec, Status, E, R>(
           yield* Effect.logDebug(`reconcile failed (${failure.reason}); a newer change is queued: ${failure.message}`)
           return
         }
-        const delay = yield* nextDelay(key, failure)
+        const scheduled = yield* nextDelay(key, failure)
+        const delay = scheduled._tag === "Some" && failure.retryAfterSeconds !== undefined
+          ? Option.some(Duration.max(scheduled.value, Duration.seconds(failure.retryAfterSeconds)))
+          : scheduled
         if (delay._tag === "None") {
           backoff.delete(key)
           yield* Effect.logError(`reconcile failed (${failure.reason}); retry policy exhausted, waiting for a change or resync: ${failure.message}`)

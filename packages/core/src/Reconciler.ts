@@ -9,6 +9,7 @@ import { Cause, Data, Duration, Effect, Exit, Result, Schema } from "effect"
 import type { ChildConfig } from "./Child.ts"
 import { Cluster } from "./Cluster.ts"
 import type { ClusterError } from "./ClusterError.ts"
+import { retryAfterSeconds } from "./ClusterError.ts"
 import * as Conditions from "./Conditions.ts"
 import type { Finalize, Sync, SyncRequest } from "./Handler.ts"
 import { makeChildren } from "./Handler.ts"
@@ -28,6 +29,8 @@ export class ReconcileFailure extends Data.TaggedError("ReconcileFailure")<{
   readonly reason: string
   readonly message: string
   readonly retry: boolean
+  /** The API server asked to wait this long (429 / 503 Retry-After): the retry is not sooner. */
+  readonly retryAfterSeconds?: number
   readonly cause?: unknown
 }> {}
 
@@ -123,8 +126,14 @@ export const make = <Spec, Status, E, R>(
   const decodeStatus = Schema.decodeUnknownExit(config.parent.status)
   const encodeStatus = Schema.encodeUnknownExit(config.parent.status)
 
-  const fail = (reason: string, message: string, retry: boolean, cause?: unknown) =>
-    new ReconcileFailure({ reason, message: truncate(message), retry, ...(cause === undefined ? {} : { cause }) })
+  const fail = (reason: string, message: string, retry: boolean, cause?: unknown, retryAfterSeconds?: number) =>
+    new ReconcileFailure({
+      reason,
+      message: truncate(message),
+      retry,
+      ...(cause === undefined ? {} : { cause }),
+      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds })
+    })
 
   /** Writes `status` if it differs from what the parent has; keeps the store current with the result. */
   const writeStatus = (parent: KubeObject, status: Record<string, unknown>) =>
@@ -222,7 +231,7 @@ export const make = <Spec, Status, E, R>(
     })
 
   const writeFailed = (what: string, e: ClusterError) =>
-    fail("WriteFailed", `${what}: ${e._tag}: ${e.message}`, true, e)
+    fail("WriteFailed", `${what}: ${e._tag}: ${e.message}`, true, e, retryAfterSeconds(e))
 
   /** Fails with a ChildConflict when an object sits where `desired` should be and is not controlled by its owner. */
   const ensureOwned = (type: ResourceType, desired: KubeObject) =>
@@ -368,7 +377,8 @@ export const make = <Spec, Status, E, R>(
       const failed = results.filter(Result.isFailure).map((r) => r.failure)
       if (failed.length > 0) {
         const reason = failed.every((f) => f.reason === "ChildConflict") ? "ChildConflict" : "WriteFailed"
-        return yield* fail(reason, failed.map((f) => f.message).join("; "), true)
+        const waits = failed.map((f) => f.retryAfterSeconds).filter((n): n is number => n !== undefined)
+        return yield* fail(reason, failed.map((f) => f.message).join("; "), true, undefined, waits.length > 0 ? Math.max(...waits) : undefined)
       }
       if (plan.blocked.length > 0) {
         return yield* fail("ChildConflict", plan.blocked.map((b) => b.reason).join("; "), true)
