@@ -9,6 +9,7 @@ import { Cause, Data, Deferred, Duration, Effect, Fiber, Layer, Metric, Option, 
 import type { ChildConfig } from "./Child.ts"
 import type { Cluster } from "./Cluster.ts"
 import type { Finalize, Sync } from "./Handler.ts"
+import { Controllers } from "./Health.ts"
 import { operatorLabel } from "./Plan.ts"
 import * as Reconciler from "./Reconciler.ts"
 import type { CustomResource, KubeObject, ResourceType } from "./Resource.ts"
@@ -365,7 +366,7 @@ export const run = <Spec, Status, E, R>(
       }).pipe(Effect.annotateLogs({ operator: operator.name }))
     )
 
-    return {
+    const controller: Controller = {
       name: operator.name,
       synced: Deferred.await(allSynced),
       hasSynced: Deferred.isDone(allSynced),
@@ -378,7 +379,10 @@ export const run = <Spec, Status, E, R>(
         watchers: watches.length,
         watchersReady: watcherStates.filter((x) => x === "watching").length
       }))
-    } satisfies Controller
+    }
+    const registry = yield* Effect.serviceOption(Controllers)
+    if (registry._tag === "Some") yield* registry.value.register(controller)
+    return controller
   })
 
 const replaceNamespace = (

@@ -1,0 +1,91 @@
+/**
+ * Health and metrics over HTTP, for Kubernetes probes and Prometheus: `/healthz` (the process answers),
+ * `/readyz` (every operator has synced its caches and none is stuck reconnecting) and `/metrics` (Effect's
+ * metrics in the Prometheus text format: reconcile counts and durations, and anything the user adds).
+ *
+ * The routes are an `HttpRouter` layer; serve them with any Effect HTTP server, e.g. `NodeHttpServer.layer`.
+ *
+ * @example
+ * ```ts
+ * const Main = Layer.mergeAll(Operator.layer(op), HttpRouter.serve(Health.routes)).pipe(
+ *   Layer.provide(Health.Controllers.layer),
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 })))
+ * ```
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+import type { Controller } from "./Operator.ts"
+
+/**
+ * The running operators of a process. `Operator.layer` and `Operator.run` register themselves here when the
+ * service is present.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Controllers extends Context.Service<Controllers, {
+  readonly register: (controller: Controller) => Effect.Effect<void>
+  readonly all: Effect.Effect<ReadonlyArray<Controller>>
+}>()("@kubefx/core/Controllers") {
+  /**
+   * An empty registry.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer: Layer.Layer<Controllers> = Layer.sync(Controllers, () => {
+    const list: Array<Controller> = []
+    return {
+      register: (controller) => Effect.sync(() => void list.push(controller)),
+      all: Effect.sync(() => [...list])
+    }
+  })
+}
+
+/**
+ * Why each operator that is not ready is not, or an empty list.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const notReady: Effect.Effect<ReadonlyArray<string>, never, Controllers> = Effect.gen(function*() {
+  const controllers = yield* (yield* Controllers).all
+  const problems: Array<string> = []
+  for (const c of controllers) {
+    if (!(yield* c.hasSynced)) {
+      problems.push(`${c.name}: caches not synced`)
+      continue
+    }
+    const stats = yield* c.stats
+    if (stats.watchersReady < stats.watchers) problems.push(`${c.name}: ${stats.watchers - stats.watchersReady} watch(es) reconnecting`)
+  }
+  return problems
+})
+
+/**
+ * `GET /healthz`, `GET /readyz`, `GET /metrics`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const routes: Layer.Layer<never, never, HttpRouter.HttpRouter | Controllers> = HttpRouter.use((router) =>
+  Effect.gen(function*() {
+    const controllers = yield* Controllers
+    const ready = notReady.pipe(Effect.provideService(Controllers, controllers))
+    yield* router.add("GET", "/healthz", Effect.succeed(HttpServerResponse.text("ok\n")))
+    yield* router.add(
+      "GET",
+      "/readyz",
+      Effect.map(ready, (problems) =>
+        problems.length === 0
+          ? HttpServerResponse.text("ok\n")
+          : HttpServerResponse.text(`${problems.join("\n")}\n`, { status: 503 }))
+    )
+    yield* router.add(
+      "GET",
+      "/metrics",
+      Effect.map(PrometheusMetrics.format(), (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
+    )
+  })
+)
