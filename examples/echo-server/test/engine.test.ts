@@ -2,7 +2,7 @@
  * Every engine rule, end to end: the echo-server operator against the fake cluster, time under TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Builtin, Cluster, Conditions, type Handler, Logging, Operator, Plan, type Resource } from "@kubefx/core"
+import { Builtin, Child, Cluster, Conditions, type Handler, Logging, Operator, Plan, type Resource } from "@kubefx/core"
 import { FakeCluster, TestKit } from "@kubefx/testkit"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -137,6 +137,31 @@ describe("echo-server operator on the fake cluster", () => {
       yield* cluster.delete(Builtin.Service, at("a"))
       yield* TestKit.settle()
       expect(yield* exists(Builtin.Service, "a")).toBe(true)
+    }).pipe(Effect.provide(env)))
+
+  it.effect("update policies: recreate replaces the object (new uid); onDelete leaves it until someone deletes it", () =>
+    Effect.gen(function*() {
+      yield* TestKit.run(variant({
+        children: [Child.of(Builtin.Deployment, { update: "onDelete" }), Child.of(Builtin.Service, { update: "recreate" })]
+      }))
+      yield* create(echo("a", { message: "one", replicas: 1 }))
+      yield* TestKit.settle()
+      const svcBefore = yield* get(Builtin.Service, "a")
+      yield* patchSpec("a", { message: "two", replicas: 2 })
+      yield* TestKit.settle()
+      // onDelete: the Deployment keeps the old spec.
+      expect(((yield* get(Builtin.Deployment, "a"))["spec"] as any).replicas).toBe(1)
+      // recreate: the Service is unchanged in content here, so it stays; tamper with it to force a difference.
+      const cluster = yield* Cluster.Cluster
+      yield* cluster.replace(Builtin.Service, { ...svcBefore, spec: { ...(svcBefore["spec"] as object), ports: [{ port: 1 }] } })
+      yield* TestKit.settle()
+      const svcAfter = yield* get(Builtin.Service, "a")
+      expect(svcAfter.metadata.uid).not.toBe(svcBefore.metadata.uid)
+      expect((svcAfter["spec"] as any).ports[0].port).toBe(80)
+      // onDelete: once deleted, the Deployment comes back with the current spec.
+      yield* cluster.delete(Builtin.Deployment, at("a"))
+      yield* TestKit.settle()
+      expect(((yield* get(Builtin.Deployment, "a"))["spec"] as any).replicas).toBe(2)
     }).pipe(Effect.provide(env)))
 
   it.effect("a failing sync never deletes children: it sets an error condition and retries with backoff", () =>

@@ -261,6 +261,26 @@ export const make = <Spec, Status, E, R>(
       store.upsert(type, existing)
     })
 
+  /**
+   * Deletes a child we own, only if it is still the same object (uid precondition), and records the outcome in
+   * the store. Returns the object when it lingers (finalizers, foreground deletion), else undefined.
+   */
+  const deleteChild = (type: ResourceType, current: KubeObject) =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const uid = current.metadata.uid
+      const left = yield* cluster.delete(type, { namespace: current.metadata.namespace ?? "", name: current.metadata.name ?? "" }, {
+        propagationPolicy: "Background",
+        ...(uid === undefined ? {} : { preconditions: { uid } })
+      }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
+      if (left === undefined || left.metadata.deletionTimestamp === undefined) {
+        store.remove(type, current)
+        return undefined
+      }
+      store.upsert(type, left)
+      return left
+    })
+
   const execute = (step: Plan.Step) =>
     Effect.gen(function*() {
       const target = "object" in step ? step.object : step.current
@@ -289,13 +309,8 @@ export const make = <Spec, Status, E, R>(
           return
         }
         case "Recreate": {
-          const uid = step.current.metadata.uid
-          const left = yield* cluster.delete(step.type, { namespace: step.current.metadata.namespace ?? "", name: step.current.metadata.name ?? "" }, {
-            propagationPolicy: "Background",
-            ...(uid === undefined ? {} : { preconditions: { uid } })
-          }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
-          if (left !== undefined && left.metadata.deletionTimestamp !== undefined) {
-            store.upsert(step.type, left)
+          const left = yield* deleteChild(step.type, step.current)
+          if (left !== undefined) {
             return yield* Effect.fail(fail("WriteFailed", `${name(step.current)} is being deleted before it is recreated; waiting`, true))
           }
           const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
@@ -303,13 +318,7 @@ export const make = <Spec, Status, E, R>(
           return
         }
         case "Delete": {
-          const uid = step.current.metadata.uid
-          const left = yield* cluster.delete(step.type, { namespace: step.current.metadata.namespace ?? "", name: step.current.metadata.name ?? "" }, {
-            propagationPolicy: "Background",
-            ...(uid === undefined ? {} : { preconditions: { uid } })
-          }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
-          if (left === undefined || left.metadata.deletionTimestamp === undefined) store.remove(step.type, step.current)
-          else store.upsert(step.type, left)
+          yield* deleteChild(step.type, step.current)
           return
         }
       }
