@@ -463,6 +463,11 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
         Effect.orElseSucceed(() => Option.none<boolean>())
       ))
 
+    // CRDs first: a garbage collector that starts before a type exists learns of it only at its next
+    // discovery resync (~40 s), so owned custom objects would outlive their owners that long.
+    for (const crd of options.crds ?? []) {
+      yield* installCrd(env, apiserver, crd, options.crdTimeout ?? Duration.seconds(30))
+    }
     if (options.controllerManager === true) {
       const manager = yield* startProcess(dir, "kube-controller-manager", path.join(assets, "kube-controller-manager"), [
         `--kubeconfig=${kubeconfigPath}`,
@@ -482,8 +487,5 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
         ))
     }
 
-    for (const crd of options.crds ?? []) {
-      yield* installCrd(env, apiserver, crd, options.crdTimeout ?? Duration.seconds(30))
-    }
     return env
   })
