@@ -132,6 +132,8 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
  */
 export class Transport extends Schema.TaggedError<Transport>()("Transport", {
   ...common,
+  /** `UndecodableEvent` when a watch delivered a line that is not a watch event: a watcher must relist. */
+  reason: Schema.optionalKey(Schema.String),
   cause: Schema.optionalKey(Schema.Defect())
 }) {}
 

@@ -172,6 +172,12 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
           resourceVersion = undefined
           continue
         }
+        if (error._tag === "Transport" && error.reason === "UndecodableEvent") {
+          // An event was lost: resuming would skip or repeat it, so start again from a full list.
+          yield* log("undecodable watch event; relisting", error)
+          resourceVersion = undefined
+          continue
+        }
         yield* log("watch failed; reconnecting", error)
         yield* backoff(error)
       }

@@ -95,6 +95,15 @@ describe("Watcher", () => {
       expect(lastWatch.resourceVersion).toBe("31")
     }))
 
+  it.effect("relists after an undecodable watch event (an event may have been lost)", () =>
+    Effect.gen(function*() {
+      const s = scripted([[cm("a", "1")], [cm("a", "1"), cm("b", "9")]], ["5", "10"], [
+        Stream.fail(new ClusterError.Transport({ message: "undecodable watch event: not JSON", reason: "UndecodableEvent" }))
+      ])
+      const events = yield* collect(2).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a]", "Restarted[a,b]"])
+    }))
+
   it.effect("reconnects after other errors with backoff, from the same resourceVersion, without relisting", () =>
     Effect.gen(function*() {
       const s = scripted([[cm("a", "1")]], ["5"], [

@@ -142,6 +142,7 @@ describe("KubeCluster.watch", () => {
         const error = failure(exit)
         assert.strictEqual(error._tag, "Transport")
         assert.include(error.message, "watch v1/ConfigMap: undecodable watch event")
+        assert.strictEqual(error._tag === "Transport" ? error.reason : undefined, "UndecodableEvent", "so the Watcher relists")
         assert.deepStrictEqual(seen, ["a"], "the stream stops at the bad line")
       }
     }))

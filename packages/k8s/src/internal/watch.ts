@@ -15,7 +15,7 @@ import * as Wire from "./wire.ts"
 export const decodeLine = (call: Call, line: string): Result.Result<Cluster.WatchEvent, ClusterError.ClusterError> => {
   const undecodable = (why: string) =>
     Result.fail(
-      new ClusterError.Transport({ ...call.target, message: `${describeCall(call)}: undecodable watch event: ${why}` })
+      new ClusterError.Transport({ ...call.target, reason: "UndecodableEvent", message: `${describeCall(call)}: undecodable watch event: ${why}` })
     )
   const parsed = Wire.parseJson(line)
   if (Result.isFailure(parsed)) return undecodable(parsed.failure)
