@@ -7,14 +7,17 @@
  *   npm run bench -- --repeat 3         each convergence case 3 times; the run with the median time is reported
  *   npm run bench -- --sizes 1000       only some sizes (the linearity check needs 1000 and 10000)
  *   npm run bench -- --no-write         print only; leave bench/README.md as it is
+ *   npm run bench -- --apiserver        also the real kube-apiserver benchmark (bench/apiserver.ts: envtest binaries
+ *                                       needed, several minutes); without it, its README section is kept as it is
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { fileURLToPath } from "node:url"
+import { apiserverSection, apiserverTargets, existingSection, parseApiserverArgs, runApiserverBench } from "./apiserver.ts"
 import type { ConvergenceResult, Mode } from "./convergence.ts"
 import { type QueueBenchRow, runQueueBench, toMarkdown as queueMarkdown } from "./queue.ts"
 
@@ -175,13 +178,15 @@ const readme = (options: {
   readonly queue: ReadonlyArray<QueueBenchRow>
   readonly results: ReadonlyArray<ConvergenceResult>
   readonly targets: ReadonlyArray<Target>
+  /** The real kube-apiserver section (bench/apiserver.ts), markers included, if there is one. */
+  readonly apiserver: string | undefined
 }) => `# Benchmarks
 
 The latest run of \`npm run bench\` (this file is rewritten by it; history lives in git).
 
 - Date: ${options.date}
 - Machine: ${options.machine}
-- Rerun: \`npm run bench\` from the repository root (\`npm run bench -- --repeat 3\` for medians, \`-- --no-write\` to leave this file alone).
+- Rerun: \`npm run bench\` from the repository root (\`npm run bench -- --repeat 3\` for medians, \`-- --no-write\` to leave this file alone, \`-- --apiserver\` to measure the real kube-apiserver section too; without it that section is kept from the last run).
 - Convergence cases: ${options.repeat === 1 ? "one run each" : `the median of ${options.repeat} runs each (by time)`}.
 
 ## Targets
@@ -223,7 +228,7 @@ ${queueMarkdown(options.queue)}
 - **linear**: CPU time and wall time for 10,000 parents over those for 1,000, same mode and workers; ≤ 10 means no
   worse than linear. The 1,000 case also pays the JIT's warm-up, which flatters the ratio a little.
 - **WorkQueue**: µs per key through \`add\` + \`take\` + \`done\` (see \`bench/queue.ts\` for each scenario).
-`
+${options.apiserver === undefined ? "" : `\n${options.apiserver}\n`}`
 
 const main = async () => {
   const argv = process.argv.slice(2)
@@ -236,6 +241,7 @@ const main = async () => {
   const sizes = (flag("--sizes") ?? "1000,10000").split(",").map(Number)
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes needs positive integers, e.g. 1000,10000`)
   const write = !argv.includes("--no-write")
+  const apiserver = argv.includes("--apiserver")
   const load = os.loadavg()
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC"
 
@@ -255,8 +261,21 @@ const main = async () => {
     results.push(median(runs))
   }
 
-  const ts = targets(queue, results)
-  const text = readme({ date, machine: machine(load), repeat, queue, results, targets: ts })
+  const ts = [...targets(queue, results)]
+  let section: string | undefined
+  if (apiserver) {
+    const report = await Effect.runPromise(runApiserverBench({ ...parseApiserverArgs([]), repeat }))
+    section = apiserverSection(report)
+    ts.push(...apiserverTargets(report))
+  } else {
+    // Not measured this time: keep the last real-API-server results.
+    try {
+      section = existingSection(readFileSync(`${benchDir}README.md`, "utf8"))
+    } catch {
+      section = undefined
+    }
+  }
+  const text = readme({ date, machine: machine(load), repeat, queue, results, targets: ts, apiserver: section })
   console.log(`\n${text}`)
   if (write) {
     writeFileSync(`${benchDir}README.md`, text)
