@@ -504,13 +504,13 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         const from = options.resourceVersion === "" || options.resourceVersion === "0"
           ? undefined
           : Number(options.resourceVersion)
-        // A watch from a future version only sees what comes after that version.
+        // A watch from a future version waits, silently, for what comes after that version.
         const deliver = (event: Cluster.WatchEvent) => {
           if (from !== undefined && Number(event.object.metadata.resourceVersion) <= from) return
           offer(w, event)
         }
         // Registration and replay happen in one synchronous step, so no live event can overtake the replay.
-        const registration = yield* Effect.acquireRelease(
+        yield* Effect.acquireRelease(
           run(() => {
             const r = state.watch(info, options, deliver)
             for (const event of r.replay) offer(w, event)
@@ -523,39 +523,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
               watches.delete(w)
             })
         )
-        if (registration.waitFor !== undefined) {
-          const wanted = registration.waitFor
-          // The watch cache waits up to 3 s for a resourceVersion it has not reached, then gives up.
-          yield* Effect.forkScoped(Effect.sleep("3 seconds").pipe(
-            Effect.andThen(Effect.sync(() => {
-              if (state.rv < wanted) {
-                Queue.failCauseUnsafe(
-                  queue,
-                  Cause.fail(
-                    new ClusterError.ServerError({
-                      message: `Timeout: Too large resource version: ${wanted}, current: ${state.rv}`,
-                      status: 504,
-                      reason: "Timeout",
-                      resource: info.key
-                    })
-                  )
-                )
-              }
-            }))
-          ))
-        }
+        // As the watch cache: a bookmark only once the type has moved past where the watch started.
+        const startRv = from ?? state.rv
+        const sendBookmark = Effect.sync(() => {
+          if (state.rv > startRv) offer(w, bookmarkEvent(info, state.rv))
+        })
         if (options.timeoutSeconds !== undefined && options.timeoutSeconds > 0) {
           yield* Effect.forkScoped(
             Effect.sleep(Duration.seconds(options.timeoutSeconds)).pipe(Effect.andThen(Effect.sync(() => Queue.endUnsafe(queue))))
           )
+          // The watch cache also sends one 2 s before the watch's deadline, so the client resumes from there.
+          if (w.allowBookmarks && options.timeoutSeconds > 2) {
+            yield* Effect.forkScoped(Effect.delay(sendBookmark, Duration.seconds(options.timeoutSeconds - 2)))
+          }
         }
         if (w.allowBookmarks) {
-          yield* Effect.forkScoped(
-            Effect.sync(() => offer(w, bookmarkEvent(info, state.rv))).pipe(
-              Effect.delay(bookmarkInterval),
-              Effect.repeat(Schedule.forever)
-            )
-          )
+          yield* Effect.forkScoped(sendBookmark.pipe(Effect.delay(bookmarkInterval), Effect.repeat(Schedule.forever)))
         }
       })
     )

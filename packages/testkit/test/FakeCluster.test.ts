@@ -123,10 +123,10 @@ describe("FakeCluster: object metadata", () => {
         "metadata.name",
         "metadata.labels",
         "metadata.labels",
-        "metadata.ownerReferences.uid",
+        "metadata.ownerReferences[0].uid",
         "metadata.finalizers"
       ])
-      assert.strictEqual(e.causes[3]!.message, `Invalid value: "": must not be empty`)
+      assert.strictEqual(e.causes[3]!.message, "Required value: must not be empty")
       const svc = yield* failure(cluster.create(Builtin.Service, {
         apiVersion: "v1",
         kind: "Service",

@@ -17,36 +17,47 @@ const matchAll: Matcher = () => true
 const qualifiedNamePart = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 
-/** The reason a label key is not a qualified name, or undefined when it is one. @internal */
-export const qualifiedNameError = (key: string): string | undefined => {
+const nameRegexError =
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+
+const subdomainRegexError =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+
+/**
+ * `IsQualifiedName`: why a label key (annotation key, finalizer) is not a qualified name, every reason
+ * as the server lists them (kube-apiserver 1.37 wording); empty when it is one. @internal
+ */
+export const qualifiedNameErrors = (key: string): Array<string> => {
+  const errs: Array<string> = []
   const parts = key.split("/")
   let name = key
   if (parts.length === 2) {
     const prefix = parts[0]!
     name = parts[1]!
-    if (prefix.length === 0) return "prefix part must be non-empty"
-    if (prefix.length > 253 || !dnsSubdomain.test(prefix)) {
-      return "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+    if (prefix.length === 0) errs.push("prefix part must be non-empty")
+    else {
+      if (prefix.length > 253) errs.push("prefix part must be no more than 253 bytes")
+      if (!dnsSubdomain.test(prefix)) errs.push(`prefix part ${subdomainRegexError}`)
     }
   } else if (parts.length > 2) {
-    return "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+    return [`a valid label key ${nameRegexError} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`]
   }
-  if (name.length === 0) return "name part must be non-empty"
-  if (name.length > 63) return "name part must be no more than 63 characters"
-  if (!qualifiedNamePart.test(name)) {
-    return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-  }
-  return undefined
+  if (name.length === 0) errs.push("name part must be non-empty")
+  else if (name.length > 63) errs.push("name part must be no more than 63 bytes")
+  if (!qualifiedNamePart.test(name)) errs.push(`name part ${nameRegexError}`)
+  return errs
 }
 
-/** The reason a string is not a valid label value, or undefined. @internal */
-export const labelValueError = (value: string): string | undefined => {
-  if (value.length === 0) return undefined
-  if (value.length > 63) return "must be no more than 63 characters"
-  if (!qualifiedNamePart.test(value)) {
-    return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+/** `IsValidLabelValue`: why a string is not a valid label value; empty when it is one. @internal */
+export const labelValueErrors = (value: string): Array<string> => {
+  const errs: Array<string> = []
+  if (value.length > 63) errs.push("must be no more than 63 bytes")
+  if (value.length > 0 && !qualifiedNamePart.test(value)) {
+    errs.push(
+      "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+    )
   }
-  return undefined
+  return errs
 }
 
 type Requirement =
@@ -87,15 +98,16 @@ const isIdentifier = (t: string | undefined): t is string =>
   t !== undefined && !["(", ")", ",", "!", "=", "==", "!=", ">", "<"].includes(t)
 
 const checkKey = (key: string): string => {
-  const err = qualifiedNameError(key)
-  if (err !== undefined) throw new SelectorError(`unable to parse requirement: key: Invalid value: "${key}": ${err}`)
+  const errs = qualifiedNameErrors(key)
+  // The key's error carries no field path (printed as Go's nil).
+  if (errs.length > 0) throw new SelectorError(`unable to parse requirement: <nil>: Invalid value: "${key}": ${errs.join("; ")}`)
   return key
 }
 
 const checkValue = (key: string, value: string): string => {
-  const err = labelValueError(value)
-  if (err !== undefined) {
-    throw new SelectorError(`unable to parse requirement: values[0][${key}]: Invalid value: "${value}": ${err}`)
+  const errs = labelValueErrors(value)
+  if (errs.length > 0) {
+    throw new SelectorError(`unable to parse requirement: values[0][${key}]: Invalid value: "${value}": ${errs.join("; ")}`)
   }
   return value
 }

@@ -9,6 +9,7 @@
  */
 import type { Cluster, Resource } from "@kubefx/core"
 import { ClusterError } from "@kubefx/core"
+import { posix } from "node:path"
 import { Result } from "effect"
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selector.ts"
 import type { Matcher } from "./selector.ts"
@@ -187,16 +188,63 @@ interface ContinueToken {
 const encodeContinue = (t: ContinueToken): string =>
   Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv: t.rv, start: t.start }), "utf8").toString("base64url")
 
-const decodeContinue = (info: TypeInfo, token: string): ContinueToken => {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"))
-    if (parsed?.v !== "meta.k8s.io/v1" || typeof parsed.rv !== "number" || typeof parsed.start !== "string") {
-      throw new Error("bad shape")
-    }
-    return { rv: parsed.rv, start: parsed.start }
-  } catch {
-    throw errors.badRequest(info, `invalid continue token: continue key is not valid: ${JSON.stringify(token)} is not an encoded continue token`)
+/** Go's `strconv.Quote` of one byte as a rune, in the single quotes of `encoding/json` syntax errors. */
+const goQuoteChar = (byte: number): string => {
+  if (byte === 0x27) return `'\\''`
+  if (byte === 0x22) return `'"'`
+  const escapes: Record<number, string> = { 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 0x5c: "\\\\" }
+  const printable = (byte >= 0x20 && byte < 0x7f) || (byte >= 0xa1 && byte !== 0xad)
+  const body = escapes[byte] ??
+    (printable ? String.fromCharCode(byte) : byte < 0x80 ? `\\x${byte.toString(16).padStart(2, "0")}` : `\\u${byte.toString(16).padStart(4, "0")}`)
+  return `'${body}'`
+}
+
+/** `base64.RawURLEncoding.DecodeString` as Go does it, with Go's error for corrupt input. */
+const goRawUrlBase64 = (token: string): Buffer | string => {
+  let inQuantum = 0
+  for (let i = 0; i < token.length; i++) {
+    const c = token[i]!
+    if (c === "\n" || c === "\r") continue
+    if (!/[A-Za-z0-9_-]/.test(c)) return `illegal base64 data at input byte ${i}`
+    inQuantum = (inQuantum + 1) % 4
   }
+  if (inQuantum === 1) return `illegal base64 data at input byte ${token.length - 1}`
+  return Buffer.from(token.replace(/[\r\n]/g, ""), "base64url")
+}
+
+/**
+ * `storage.DecodeContinue`: the token is base64url JSON `{ v, rv, start }`; a bad one is a 400 with the
+ * server's reason (corrupt base64, JSON that does not start a value, an unknown version, no version or
+ * start key, a start key that is not a clean path).
+ */
+const decodeContinue = (info: TypeInfo, token: string): ContinueToken => {
+  const invalid = (detail: string) => errors.badRequest(info, `invalid continue token: ${detail}`)
+  const generic = "continue key is not valid"
+  const data = goRawUrlBase64(token)
+  if (typeof data === "string") throw invalid(`${generic}: ${data}`)
+  let parsed: any
+  try {
+    parsed = JSON.parse(data.toString("latin1"))
+  } catch {
+    const first = [...data].find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
+    throw invalid(
+      first === undefined
+        ? `${generic}: unexpected end of JSON input`
+        : !/[{["\-0-9tfn]/.test(String.fromCharCode(first))
+        ? `${generic}: invalid character ${goQuoteChar(first)} looking for beginning of value`
+        : `${generic}: ${JSON.stringify(token)} is not an encoded continue token`
+    )
+  }
+  const version = typeof parsed?.v === "string" ? parsed.v : ""
+  if (version !== "meta.k8s.io/v1") throw invalid(`${generic}: server does not recognize this encoded version ${version}`)
+  const rv = typeof parsed.rv === "number" ? parsed.rv : 0
+  if (rv === 0) throw invalid(`${generic}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)`)
+  const start = typeof parsed.start === "string" ? parsed.start : ""
+  if (start === "") throw invalid(`${generic}: encoded start key empty (version meta.k8s.io/v1)`)
+  // Go's path.Clean: a start key that climbs out of the listed prefix is refused.
+  const key = start.startsWith("/") ? start : `/${start}`
+  if (posix.normalize(key).replace(/(.)\/$/, "$1") !== key) throw invalid(`${generic}: ${start}`)
+  return { rv, start }
 }
 
 const statusSubresource = (info: TypeInfo) => info.type.statusSubresource
@@ -395,19 +443,18 @@ export class State {
   }
 
   /**
-   * Registers a watch: returns the events to replay first and whether the requested version is
-   * still in the future (the caller then waits for it, then fails with a 504 if it never comes).
+   * Registers a watch: returns the events to replay first. A watch from a version the cluster has not
+   * reached yet simply waits for it (the caller drops events up to that version), as the watch cache does.
    */
   watch(
     info: TypeInfo,
     options: Cluster.WatchOptions,
     deliver: (event: Cluster.WatchEvent) => void
-  ): { readonly replay: ReadonlyArray<Cluster.WatchEvent>; readonly sink: Sink; readonly waitFor: number | undefined } {
+  ): { readonly replay: ReadonlyArray<Cluster.WatchEvent>; readonly sink: Sink } {
     const st = this.storage(info)
     const ns = info.type.namespaced ? options.namespace ?? "" : ""
     const sink: Sink = { info, namespace: ns, ...this.matchers(info, options), deliver }
     const replay: Array<Cluster.WatchEvent> = []
-    let waitFor: number | undefined
     if (options.resourceVersion === "" || options.resourceVersion === "0") {
       for (const key of [...st.objects.keys()].sort()) {
         const obj = st.objects.get(key)!
@@ -419,7 +466,6 @@ export class State {
       if (from < st.horizon) {
         throw errors.gone(info, `too old resource version: ${from} (${st.horizon})`)
       }
-      if (from > this.rv) waitFor = from
       for (const e of st.events) {
         if (e.rv <= from) continue
         const ev = this.toEvent(sink, e)
@@ -427,7 +473,7 @@ export class State {
       }
     }
     this.sinks.add(sink)
-    return { replay, sink, waitFor }
+    return { replay, sink }
   }
 
   unwatch(sink: Sink): void {
@@ -590,7 +636,8 @@ export class State {
     const meta = obj.metadata
     const ns = this.scope(info, meta.namespace, meta.name)
     if (meta.resourceVersion !== undefined && meta.resourceVersion !== "") {
-      throw errors.server(info, 500, "InternalError", "resourceVersion should not be set on objects to be created")
+      // A plain storage error, not an API status: the server sends it without a reason.
+      throw errors.server(info, 500, "", "resourceVersion should not be set on objects to be created")
     }
     const generated = (meta.name === undefined || meta.name === "") && typeof meta.generateName === "string" &&
       meta.generateName !== ""
@@ -858,6 +905,13 @@ export class State {
   }
 
   apply(info: TypeInfo, input: unknown, options: { fieldManager: string; force: boolean; dryRun: boolean }, env: Env): Obj {
+    const body = input as Json
+    if (body?.apiVersion !== info.type.apiVersion || body?.kind !== info.type.kind) {
+      // The apply patcher decodes into the type's Go struct and names what it got instead.
+      const apiVersion = String(body?.apiVersion ?? "")
+      const gv = apiVersion.includes("/") ? apiVersion : `/${apiVersion}`
+      throw errors.badRequest(info, `invalid object type: ${gv}, Kind=${String(body?.kind ?? "")}`)
+    }
     const obj = this.checkBody(info, input)
     const name = obj.metadata.name
     const ns = this.scope(info, obj.metadata.namespace, name)
@@ -895,9 +949,7 @@ export class State {
       return normalize(r.success)
     }
     if (existing === undefined) {
-      if (obj.metadata.resourceVersion !== undefined && obj.metadata.resourceVersion !== "") {
-        throw errors.notFound(info, ns, name)
-      }
+      // Creating by apply ignores a resourceVersion in the applied configuration.
       const created = applyTo(undefined)
       delete created.metadata.resourceVersion
       return this.createPrepared(info, ns, created, flags, env, false)
@@ -975,10 +1027,24 @@ export class State {
         return present(info, stored)
       }
     }
-    if (dryRun) return present(info, existing)
+    if (dryRun) return this.deletedAnswer(info, existing)
     const gone = this.commit(st, key, "DELETED", undefined, existing)
     this.afterWrite(env)
-    return present(info, gone)
+    return this.deletedAnswer(info, gone)
+  }
+
+  /**
+   * What an immediate delete answers with: the object, or, for most types, the success `Status` the
+   * server sends, as the live `Cluster` turns it into an object (apiVersion, kind, name, namespace, uid).
+   */
+  private deletedAnswer(info: TypeInfo, obj: Obj): Obj {
+    if (info.returnDeletedObject) return present(info, obj)
+    const { name, namespace, uid } = obj.metadata
+    return {
+      apiVersion: info.type.apiVersion,
+      kind: info.type.kind,
+      metadata: { name: name!, ...(namespace === undefined ? {} : { namespace }), uid: uid! }
+    }
   }
 
   // --- garbage collection ---------------------------------------------------------------------

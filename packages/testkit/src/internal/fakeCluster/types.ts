@@ -37,6 +37,11 @@ export interface TypeInfo {
   readonly allowUnconditionalUpdate: boolean
   readonly generation: GenerationRule
   readonly nameRule: NameRule
+  /**
+   * An immediate delete answers with the deleted object (`ReturnDeletedObject`); for other types the
+   * server answers with a success `Status` naming only the object (kind, name, uid).
+   */
+  readonly returnDeletedObject: boolean
 }
 
 const builtinGroups = new Set(["", "apps", "batch", "policy", "autoscaling"])
@@ -71,6 +76,28 @@ const createOnUpdate = new Set([
   "/LimitRange"
 ])
 
+// The registries with ReturnDeletedObject set (kube-apiserver 1.37); custom resources have it unset.
+const returnsDeletedObject = new Set([
+  "/Namespace",
+  "/Pod",
+  "/Service",
+  "/ServiceAccount",
+  "/PersistentVolume",
+  "/PersistentVolumeClaim",
+  "/PodTemplate",
+  "/ResourceQuota",
+  "storage.k8s.io/StorageClass",
+  "storage.k8s.io/CSIDriver",
+  "storage.k8s.io/CSINode",
+  "storage.k8s.io/VolumeAttachment",
+  "storage.k8s.io/VolumeAttributesClass",
+  "resource.k8s.io/DeviceClass",
+  "resource.k8s.io/DeviceTaintRule",
+  "resource.k8s.io/ResourceClaim",
+  "resource.k8s.io/ResourceClaimTemplate",
+  "resource.k8s.io/ResourceSlice"
+])
+
 const nameRules: Record<string, NameRule> = {
   "/Namespace": "label",
   // Services take RFC 1123 labels since RelaxedServiceNameValidation (on in 1.37).
@@ -102,7 +129,8 @@ export const infoOf = (type: Resource.ResourceType<any>): TypeInfo => {
     allowCreateOnUpdate: !isCustom && createOnUpdate.has(gk),
     allowUnconditionalUpdate: !isCustom && gk !== "apiextensions.k8s.io/CustomResourceDefinition",
     generation: isCustom ? "nonMetadata" : generationRules[gk] ?? "none",
-    nameRule: isCustom ? "subdomain" : nameRules[gk] ?? "subdomain"
+    nameRule: isCustom ? "subdomain" : nameRules[gk] ?? "subdomain",
+    returnDeletedObject: !isCustom && returnsDeletedObject.has(gk)
   }
 }
 
@@ -163,8 +191,14 @@ export const errors = {
     }),
   gone: (info: TypeInfo | undefined, message: string) =>
     new ClusterError.Gone({ message, ...(info === undefined ? {} : { resource: info.key }) }),
+  /** An empty `reason` is left out, as the server does for errors it has no reason for. */
   server: (info: TypeInfo | undefined, status: number, reason: string, message: string) =>
-    new ClusterError.ServerError({ message, status, reason, ...(info === undefined ? {} : { resource: info.key }) })
+    new ClusterError.ServerError({
+      message,
+      status,
+      ...(reason === "" ? {} : { reason }),
+      ...(info === undefined ? {} : { resource: info.key })
+    })
 }
 
 /** One `field.Error`: `reason` is its type (`FieldValueInvalid`, ...), `message` its body. @internal */

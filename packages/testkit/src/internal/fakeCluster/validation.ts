@@ -6,7 +6,7 @@
  */
 import type { Resource } from "@kubefx/core"
 import { Result, Schema, type SchemaAST, SchemaIssue } from "effect"
-import { labelValueError, qualifiedNameError } from "./selector.ts"
+import { labelValueErrors, qualifiedNameErrors } from "./selector.ts"
 import type { FieldError, NameRule, TypeInfo } from "./types.ts"
 import { fieldForbidden, fieldInvalid, fieldRequired } from "./types.ts"
 
@@ -56,6 +56,16 @@ export const nameErrors = (rule: NameRule, name: string, field = "metadata.name"
   }
 }
 
+const standardFinalizers = new Set(["kubernetes", "orphan", "foregroundDeletion"])
+
+/** An ownerReference as the server prints it in a message: its fields in the Go struct's order. */
+const ownerReferenceJson = (o: Record<string, unknown> | null): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const k of ["apiVersion", "kind", "name", "uid"]) out[k] = typeof o?.[k] === "string" ? o[k] : ""
+  for (const k of ["controller", "blockOwnerDeletion"]) if (typeof o?.[k] === "boolean") out[k] = o[k]
+  return out
+}
+
 const isStringMap = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
@@ -72,13 +82,9 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
     if (!isStringMap(labels)) errs.push(fieldInvalid("metadata.labels", labels, "must be a map of strings"))
     else {
       for (const [k, v] of Object.entries(labels)) {
-        const ke = qualifiedNameError(k)
-        if (ke !== undefined) errs.push(fieldInvalid("metadata.labels", k, ke))
+        for (const ke of qualifiedNameErrors(k)) errs.push(fieldInvalid("metadata.labels", k, ke))
         if (typeof v !== "string") errs.push(fieldInvalid(`metadata.labels`, v, "must be a string"))
-        else {
-          const ve = labelValueError(v)
-          if (ve !== undefined) errs.push(fieldInvalid("metadata.labels", v, ve))
-        }
+        else for (const ve of labelValueErrors(v)) errs.push(fieldInvalid("metadata.labels", v, ve))
       }
     }
   }
@@ -88,8 +94,7 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
     else {
       let size = 0
       for (const [k, v] of Object.entries(annotations)) {
-        const ke = qualifiedNameError(k.toLowerCase())
-        if (ke !== undefined) errs.push(fieldInvalid("metadata.annotations", k, ke))
+        for (const ke of qualifiedNameErrors(k.toLowerCase())) errs.push(fieldInvalid("metadata.annotations", k, ke))
         if (typeof v !== "string") errs.push(fieldInvalid("metadata.annotations", v, "must be a string"))
         size += k.length + (typeof v === "string" ? v.length : 0)
       }
@@ -103,21 +108,27 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
     if (!Array.isArray(owners)) errs.push(fieldInvalid("metadata.ownerReferences", owners, "must be a list"))
     else {
       const controllers: Array<string> = []
-      for (const o of owners as Array<Record<string, unknown>>) {
-        const path = "metadata.ownerReferences"
+      owners.forEach((o: Record<string, unknown> | null, i) => {
+        const path = `metadata.ownerReferences[${i}]`
         const str = (k: string) => (typeof o?.[k] === "string" ? (o[k] as string) : "")
-        if (str("apiVersion") === "") errs.push(fieldInvalid(`${path}.apiVersion`, str("apiVersion"), "version must not be empty"))
-        if (str("kind") === "") errs.push(fieldInvalid(`${path}.kind`, str("kind"), "must not be empty"))
-        if (str("name") === "") errs.push(fieldInvalid(`${path}.name`, str("name"), "must not be empty"))
-        if (str("uid") === "") errs.push(fieldInvalid(`${path}.uid`, str("uid"), "must not be empty"))
+        const apiVersion = str("apiVersion")
+        const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.indexOf("/") + 1) : apiVersion
+        if (version === "") errs.push(fieldRequired(`${path}.apiVersion`, "must not be empty"))
+        if (str("kind") === "") errs.push(fieldRequired(`${path}.kind`, "must not be empty"))
+        if (str("name") === "") errs.push(fieldRequired(`${path}.name`, "must not be empty"))
+        if (str("uid") === "") errs.push(fieldRequired(`${path}.uid`, "must not be empty"))
+        if (apiVersion === "v1" && str("kind") === "Event") {
+          errs.push(fieldInvalid(path, ownerReferenceJson(o), "/v1, Kind=Event is disallowed from being an owner"))
+        }
         if (o?.controller === true) controllers.push(`${str("kind")}/${str("name")}`)
-      }
-      if (controllers.length > 1) {
+      })
+      // Each controller after the first is an error naming both.
+      for (const other of controllers.slice(1)) {
         errs.push(
           fieldInvalid(
             "metadata.ownerReferences",
-            owners,
-            `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(" and ")}`
+            owners.map(ownerReferenceJson),
+            `Only one reference can have Controller set to true. Found "true" in references for ${controllers[0]} and ${other}`
           )
         )
       }
@@ -130,8 +141,11 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
       finalizers.forEach((f, i) => {
         if (typeof f !== "string") errs.push(fieldInvalid(`metadata.finalizers[${i}]`, f, "must be a string"))
         else {
-          const fe = qualifiedNameError(f)
-          if (fe !== undefined) errs.push(fieldInvalid(`metadata.finalizers[${i}]`, f, fe))
+          for (const fe of qualifiedNameErrors(f)) errs.push(fieldInvalid("metadata.finalizers", f, fe))
+          // Built-in types also require a domain unless the name is a standard one (custom resources only warn).
+          if (!info.isCustom && !f.includes("/") && !standardFinalizers.has(f)) {
+            errs.push(fieldInvalid(`metadata.finalizers[${i}]`, f, "name is neither a standard finalizer name nor is it fully qualified"))
+          }
         }
       })
       if (finalizers.includes("orphan") && finalizers.includes("foregroundDeletion")) {
@@ -145,10 +159,11 @@ export const validateMeta = (info: TypeInfo, meta: Meta): Array<FieldError> => {
 }
 
 /**
- * Update validation of metadata, as the registry runs it: `ValidateObjectMeta` (names, labels, ...)
- * runs in its common checks and again in the type's own `ValidateUpdate` (more than once, as the
- * type's validation re-validates the object), and `ValidateObjectMetaUpdate` (immutable identity,
- * no finalizer added while deleting) runs in both. The server reports every repetition as a cause.
+ * Update validation of metadata, as the registry runs it: `ValidateObjectMeta` (names, labels, ...) and
+ * `ValidateObjectMetaUpdate` (immutable identity, no finalizer added while deleting). Built-in types
+ * report each error once; the custom resource handler re-validates the object, and reports the
+ * metadata errors three times (the finalizer errors once) and the update errors twice (measured on
+ * kube-apiserver 1.37).
  *
  * @internal
  */
@@ -170,9 +185,9 @@ export const validateMetaUpdate = (info: TypeInfo, next: Meta, prev: Resource.Ob
       )
     }
   }
-  // Measured on kube-apiserver 1.37: 3 for custom resources, 4 for ConfigMaps.
-  const metaRepeats = info.isCustom ? 3 : 4
-  return [...Array.from({ length: metaRepeats }, () => meta).flat(), ...update, ...update]
+  if (!info.isCustom) return [...meta, ...update]
+  const repeated = meta.filter((e) => !e.field.startsWith("metadata.finalizers"))
+  return [...meta, ...repeated, ...repeated, ...update, ...update]
 }
 
 const pathString = (root: string, path: ReadonlyArray<PropertyKey>): string =>
@@ -199,13 +214,19 @@ const jsonType = (u: unknown): string =>
     ? (Number.isInteger(u) ? "integer" : "number")
     : typeof u
 
+/** Whether a check (or a group of them) generates `type: integer` into the CRD, as `Schema.Int` does. */
+const checksInteger = (checks: ReadonlyArray<unknown> | undefined): boolean =>
+  (checks ?? []).some((c: any) =>
+    c?._tag === "FilterGroup" ? checksInteger(c.checks) : c?.annotations?.toJsonSchema?.()?.type === "integer"
+  )
+
 const expectedType = (ast: SchemaAST.AST): string | undefined => {
   switch (ast._tag) {
     case "String":
     case "TemplateLiteral":
       return "string"
     case "Number":
-      return "number"
+      return checksInteger(ast.checks) ? "integer" : "number"
     case "Boolean":
       return "boolean"
     case "Objects":
