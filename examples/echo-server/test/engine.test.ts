@@ -164,6 +164,23 @@ describe("echo-server operator on the fake cluster", () => {
       expect(((yield* get(Builtin.Deployment, "a"))["spec"] as any).replicas).toBe(2)
     }).pipe(Effect.provide(env)))
 
+  it.effect("TestKit.settle reports a hot loop: a sync that asks to run again at once, forever, never goes quiet", () =>
+    Effect.gen(function*() {
+      let n = 0
+      yield* TestKit.run(variant({
+        sync: (req) =>
+          Effect.map(sync(req), (res) => ({
+            ...res,
+            requeueAfter: "0 millis",
+            children: res.children.map((c) => c.kind === "Service" ? { ...c, metadata: { ...c.metadata, annotations: { generation: String(++n) } } } : c)
+          }))
+      }))
+      yield* create(echo("a"))
+      const result = yield* Effect.flip(TestKit.settle())
+      expect(result.message).toMatch(/hot loop/)
+      expect(n).toBeGreaterThan(100)
+    }).pipe(Effect.provide(env)))
+
   it.effect("a failing sync never deletes children: it sets an error condition and retries with backoff", () =>
     Effect.gen(function*() {
       let attempts = 0

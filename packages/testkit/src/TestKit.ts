@@ -174,8 +174,19 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
     let lastSignature = ""
     let quiet = 0
     let stalls = 0
+    // Rounds without the clock moving: an operator that never goes quiet without time passing is in a hot loop.
+    let spins = 0
+    const parentsKnown = Effect.map(Effect.forEach(kit.controllers, (c) => c.stats), (all) => all.reduce((n, s) => n + s.parents, 0))
     while (true) {
       yield* drain
+      if (++spins > 2000 && spins > 2000 + 20 * (yield* parentsKnown)) {
+        const stats = yield* Effect.forEach(kit.controllers, (c) => c.stats)
+        return yield* new NotSettled({
+          message: `hot loop: operators kept working without time passing (${kit.requests.length - startRequests} requests while settling; ${
+            stats.map((s, i) => `${kit.controllers[i]!.name} reconciles=${s.reconciles} queued=${s.queued} processing=${s.processing}`).join("; ")
+          }); last requests: ${kit.requests.slice(-6).map((r) => `${r.verb} ${r.resource} ${r.namespace}/${r.name}`).join(", ")}`
+        })
+      }
       const stats = yield* Effect.forEach(kit.controllers, (c) =>
         Effect.all({ synced: c.hasSynced, idle: c.isIdle, stats: c.stats })
       )
@@ -197,6 +208,7 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
         yield* TestClock.adjust(Duration.millis(next))
         advanced += next
         quiet = 0
+        spins = 0
         continue
       }
       if (quiet < 3) continue
@@ -214,6 +226,7 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
       yield* TestClock.adjust(Duration.millis(step))
       advanced += step
       quiet = 0
+      spins = 0
     }
     const made = kit.requests.slice(startRequests)
     return {
