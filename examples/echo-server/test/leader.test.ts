@@ -16,6 +16,14 @@ const holder = Effect.gen(function*() {
 const drain = Effect.gen(function*() {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 })
+/** Moves time a second at a time, letting every fiber woken on the way run before the next step. */
+const advance = (seconds: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < seconds; i++) {
+      yield* TestClock.adjust("1 second")
+      yield* drain
+    }
+  })
 
 describe("LeaderElection", () => {
   it.effect("only one candidate runs; the other takes over as soon as the leader releases the Lease", () =>
@@ -26,13 +34,13 @@ describe("LeaderElection", () => {
       const a = yield* Effect.forkChild(LeaderElection.run(options("a"))(Deferred.succeed(runningA, undefined).pipe(Effect.andThen(Deferred.await(stopA)))))
       yield* Deferred.await(runningA)
       const b = yield* Effect.forkChild(LeaderElection.run(options("b"))(Effect.sync(() => { bRan = true })))
-      yield* TestClock.adjust("30 seconds") // A renews throughout; B keeps trying
+      yield* advance(30) // A renews throughout; B keeps trying
       yield* drain
       expect(bRan).toBe(false)
       expect(yield* holder).toBe("a")
       yield* Deferred.succeed(stopA, undefined)
       yield* Fiber.join(a)
-      yield* TestClock.adjust("2 seconds") // one retry period, not a whole lease duration
+      yield* advance(2) // one retry period, not a whole lease duration
       yield* Fiber.join(b)
       expect(bRan).toBe(true)
     }).pipe(Effect.provide(FakeCluster.layer())))
@@ -47,14 +55,14 @@ describe("LeaderElection", () => {
       ))
       yield* Deferred.await(started)
       yield* fake.failNext({ verb: "update", type: Builtin.Lease, times: 100, error: FakeCluster.errors.unavailable() })
-      yield* TestClock.adjust("12 seconds")
+      yield* advance(12)
       const exit = yield* Fiber.await(a)
       expect(interrupted).toBe(true)
       expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/LeadershipLost/)
       yield* fake.clearFaults
       // The Lease still names "a" until it expires; then another candidate takes it.
       const b = yield* Effect.forkChild(LeaderElection.run(options("b"))(Effect.void))
-      yield* TestClock.adjust("20 seconds")
+      yield* advance(20)
       yield* Fiber.join(b)
       const cluster = yield* Cluster.Cluster
       const lease = yield* cluster.get(Builtin.Lease, { namespace: "default", name: "echo-operator" })
@@ -72,10 +80,10 @@ describe("LeaderElection", () => {
       })
       let ran = false
       const b = yield* Effect.forkChild(LeaderElection.run(options("b"))(Effect.sync(() => { ran = true })))
-      yield* TestClock.adjust("10 seconds")
+      yield* advance(10)
       yield* drain
       expect(ran).toBe(false)
-      yield* TestClock.adjust("8 seconds")
+      yield* advance(8)
       yield* Fiber.join(b)
       expect(ran).toBe(true)
     }).pipe(Effect.provide(FakeCluster.layer())))

@@ -187,8 +187,9 @@ export class Cluster extends Context.Service<Cluster, {
     options?: WriteOptions
   ) => Effect.Effect<A, ClusterError>
   /**
-   * Returns the object as it is after the call: still present (with a deletionTimestamp) when
-   * finalizers or foreground deletion hold it, or the last state when it is gone.
+   * Returns the object as it is after the call when finalizers or foreground deletion hold it (with a
+   * deletionTimestamp). When it is gone at once, the API server answers for most types with a Status, so what
+   * comes back is only its identity (apiVersion, kind, name, namespace, uid), without a deletionTimestamp.
    */
   readonly delete: <A extends KubeObject>(
     type: ResourceType<A>,
