@@ -41,6 +41,16 @@ const isOlder = (candidate: string | undefined, current: string | undefined): bo
 }
 
 /**
+ * Drops `metadata.managedFields`: the engine never reads them, and on objects written by server-side apply they
+ * are often as large as the rest of the object (client-go and kube-rs users strip them from caches the same way).
+ */
+const slim = (object: KubeObject): KubeObject => {
+  if (object.metadata.managedFields === undefined) return object
+  const { managedFields: _, ...metadata } = object.metadata
+  return { ...object, metadata }
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -93,7 +103,8 @@ export const make = (): Store => {
     }
     m.set(indexKey(type, key), { type, object: obj })
   }
-  const upsert = (type: ResourceType, object: KubeObject): Change | undefined => {
+  const upsert = (type: ResourceType, incoming: KubeObject): Change | undefined => {
+    const object = slim(incoming)
     const m = bucket(type)
     const key = keyOf(refOf(object))
     const previous = m.get(key)

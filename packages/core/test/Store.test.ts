@@ -53,3 +53,12 @@ describe("Store", () => {
     expect(s.list(Builtin.ConfigMap).map((o) => o.metadata.name).sort()).toEqual(["b", "c"])
   })
 })
+
+describe("Store memory", () => {
+  it("keeps objects without managedFields (the engine never reads them)", () => {
+    const s = Store.make()
+    s.upsert(Builtin.ConfigMap, { ...cm("a", "1"), metadata: { ...cm("a", "1").metadata, managedFields: [{ manager: "m", fieldsV1: { "f:data": {} } }] } })
+    expect(s.get(Builtin.ConfigMap, "ns/a")?.metadata.managedFields).toBeUndefined()
+    expect(s.get(Builtin.ConfigMap, "ns/a")?.metadata.resourceVersion).toBe("1")
+  })
+})

@@ -231,10 +231,17 @@ export interface Pool {
   readonly destroy: () => void
 }
 
-const identityKey = (identity: TlsIdentity | undefined): string =>
-  identity === undefined
-    ? "anonymous"
-    : createHash("sha256").update(identity.cert).update("\0").update(Redacted.value(identity.key)).digest("hex")
+/** Hashes are cached per identity object: credentials are reused across many requests, hashing is not free. */
+const identityKeys = new WeakMap<TlsIdentity, string>()
+const identityKey = (identity: TlsIdentity | undefined): string => {
+  if (identity === undefined) return "anonymous"
+  let key = identityKeys.get(identity)
+  if (key === undefined) {
+    key = createHash("sha256").update(identity.cert).update("\0").update(Redacted.value(identity.key)).digest("hex")
+    identityKeys.set(identity, key)
+  }
+  return key
+}
 
 /** Builds the pool; agents are created lazily and reused for as long as their identity is current. */
 export const makePool = (options: PoolOptions): Pool => {
