@@ -11,6 +11,7 @@
  */
 import { Builtin, Cluster, ClusterError, type Resource } from "@kubefx/core"
 import { Duration, Effect, Fiber, Stream } from "effect"
+import { Manifests } from "@kubefx/k8s"
 import { Envtest, EnvtestCluster, FakeCluster } from "../src/index.ts"
 import { Widget } from "./FakeClusterFixtures.ts"
 
@@ -18,40 +19,11 @@ export type Obj = Resource.KubeObject
 export type Port = Cluster.Cluster["Service"]
 export type Which = "real" | "fake"
 
-/** The CRD of the fixtures' Widget: what its Schema generates (spec bounds, enum, status subresource). */
-export const widgetCrd = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "widgets.test.kubefx.io" },
-  spec: {
-    group: "test.kubefx.io",
-    scope: "Namespaced",
-    names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: {
-              type: "object",
-              required: ["size"],
-              properties: {
-                size: { type: "integer", minimum: 1, maximum: 10 },
-                mode: { type: "string", enum: ["fast", "safe"] },
-                items: { type: "array", items: { type: "object", required: ["name"], properties: { name: { type: "string" } } } }
-              }
-            },
-            status: { type: "object", properties: { ready: { type: "boolean" } } }
-          }
-        }
-      }
-    }]
-  }
-}
+/**
+ * The CRD of the fixtures' Widget, generated from its Schemas as an operator's would be, so the real server
+ * and the fake enforce the same schema (bounds, enum, status fields the engine adds, status subresource).
+ */
+export const widgetCrd = Effect.runSync(Manifests.crd(Widget))
 
 /** Options of `layer` from `@effect/vitest` for a shared envtest: real clock, room to start. */
 export const layerOptions = { timeout: "3 minutes", excludeTestServices: true } as const
