@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, type Stream } from "effect"
+import { Context, type Effect, Schema, type Stream } from "effect"
 import type { ClusterError } from "./ClusterError.ts"
 import type { KubeObject, ResourceType } from "./Resource.ts"
 
@@ -210,3 +210,56 @@ export class Cluster extends Context.Service<Cluster, {
     options?: WriteOptions
   ) => Effect.Effect<A, ClusterError>
 }>()("@kubefx/core/Cluster") {}
+
+/**
+ * A verb as the API server names it in RBAC rules and audit logs. This is kubefx's one vocabulary for
+ * requests: request logs, RBAC generation and benchmarks all speak it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Verb = Schema.Literals([
+  "get",
+  "list",
+  "watch",
+  "create",
+  "update",
+  "patch",
+  "apply",
+  "delete",
+  "updateStatus",
+  "patchStatus"
+])
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Verb = typeof Verb.Type
+
+/**
+ * Verbs that can change the cluster.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const writeVerbs: ReadonlySet<Verb> = new Set(["create", "update", "patch", "apply", "delete", "updateStatus", "patchStatus"])
+
+/**
+ * The verb each method of the port performs.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const verbOf: { readonly [K in keyof Cluster["Service"]]: Verb } = {
+  get: "get",
+  list: "list",
+  watch: "watch",
+  create: "create",
+  replace: "update",
+  apply: "apply",
+  patch: "patch",
+  delete: "delete",
+  replaceStatus: "updateStatus",
+  patchStatus: "patchStatus"
+}
