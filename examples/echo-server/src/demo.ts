@@ -2,7 +2,7 @@
  * The demo `npm start` runs against the embedded fake cluster: create three EchoServers, change one, delete
  * one, and show what the operator does, then a summary.
  */
-import { Builtin, Cluster, type ClusterError, Conditions, type Operator, type Resource } from "@kubefx/core"
+import { Builtin, Cluster, type ClusterError, Conditions, type Controller, type Resource } from "@kubefx/core"
 import { Duration, Effect } from "effect"
 import { Directory } from "./Directory.ts"
 import { EchoServer } from "./EchoServer.ts"
@@ -18,7 +18,7 @@ const say = (text: string) => Effect.sync(() => console.log(`\n== ${text}`))
 
 /** Waits until the operator is idle and every EchoServer reports the status of its current generation, ready. */
 export const waitSettled = (
-  controller: Operator.Controller,
+  controller: Controller.Controller,
   timeout: Duration.Input = "60 seconds"
 ): Effect.Effect<void, Error | ClusterError.ClusterError, Cluster.Cluster> =>
   Effect.gen(function*() {
@@ -73,7 +73,7 @@ export const summary: Effect.Effect<{ parents: number; orphans: number }, Cluste
 
 /** The scripted scenario. */
 export const scenario = (
-  controller: Operator.Controller
+  controller: Controller.Controller
 ): Effect.Effect<{ parents: number; orphans: number }, Error | ClusterError.ClusterError, Cluster.Cluster | Directory> =>
   Effect.gen(function*() {
     const cluster = yield* Cluster.Cluster

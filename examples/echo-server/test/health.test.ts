@@ -2,7 +2,7 @@
  * Probes and metrics of a running operator: /readyz turns ready once caches sync, /metrics reports reconciles.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cluster, Health, Operator } from "@kubefx/core"
+import { Cluster, Controller, Health } from "@kubefx/core"
 import { FakeCluster, TestKit } from "@kubefx/testkit"
 import { Deferred, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
@@ -18,11 +18,11 @@ const get = (handler: (r: Request) => Promise<Response>, path: string) =>
 
 /** The routes as a fetch-style handler, bound to a registry. */
 const app = Effect.gen(function*() {
-  const registry = yield* Health.Controllers
+  const registry = yield* Controller.Controllers
   const web = yield* Effect.acquireRelease(
     Effect.sync(() =>
       HttpRouter.toWebHandler(
-        Health.routes.pipe(Layer.provide(Layer.succeed(Health.Controllers, registry)), Layer.provide(HttpServer.layerServices)),
+        Health.routes.pipe(Layer.provide(Layer.succeed(Controller.Controllers, registry)), Layer.provide(HttpServer.layerServices)),
         { disableLogger: true }
       )
     ),
@@ -34,9 +34,9 @@ const app = Effect.gen(function*() {
 describe("Health", () => {
   it.effect("readyz is 503 until every operator has synced, then 200; healthz always 200", () =>
     Effect.gen(function*() {
-      const registry = yield* Health.Controllers
+      const registry = yield* Controller.Controllers
       const gate = yield* Deferred.make<void>()
-      const stuck: Operator.Controller = {
+      const stuck: Controller.Controller = {
         name: "stuck",
         synced: Deferred.await(gate),
         hasSynced: Deferred.isDone(gate),
@@ -49,11 +49,11 @@ describe("Health", () => {
       expect(yield* get(handler, "/readyz")).toEqual({ status: 503, text: "stuck: caches not synced\n" })
       yield* Deferred.succeed(gate, undefined)
       expect((yield* get(handler, "/readyz")).text).toBe("stuck: 1 watch(es) reconnecting\n")
-    }).pipe(Effect.provide(Health.Controllers.layer)))
+    }).pipe(Effect.provide(Controller.Controllers.layer)))
 
   it.effect("a running operator registers itself and its reconciles show in /metrics", () =>
     Effect.gen(function*() {
-      const registry = yield* Health.Controllers
+      const registry = yield* Controller.Controllers
       yield* TestKit.run(EchoOperator)
       const cluster = yield* Cluster.Cluster
       yield* cluster.create(EchoServer, { apiVersion: EchoServer.apiVersion, kind: "EchoServer", metadata: { name: "a", namespace: "default" }, spec: { message: "hi" } })
@@ -64,5 +64,5 @@ describe("Health", () => {
       const metrics = (yield* get(handler, "/metrics")).text
       expect(metrics).toMatch(/kubefx_reconcile_total\{[^}]*operator="echo-operator"[^}]*\} [1-9]/)
       expect(metrics).toMatch(/kubefx_reconcile_duration_seconds_bucket/)
-    }).pipe(Effect.provide(Layer.mergeAll(FakeCluster.layer({ types: [EchoServer] }), TestKit.TestKit.layer, Directory.layerMemory, Health.Controllers.layer))))
+    }).pipe(Effect.provide(Layer.mergeAll(FakeCluster.layer({ types: [EchoServer] }), TestKit.TestKit.layer, Directory.layerMemory, Controller.Controllers.layer))))
 })

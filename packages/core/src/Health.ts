@@ -8,40 +8,15 @@
  * @example
  * ```ts
  * const Main = Layer.mergeAll(Operator.layer(op), HttpRouter.serve(Health.routes)).pipe(
- *   Layer.provide(Health.Controllers.layer),
+ *   Layer.provide(Controller.Controllers.layer),
  *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 })))
  * ```
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import type { Controller } from "./Operator.ts"
-
-/**
- * The running operators of a process. `Operator.layer` and `Operator.run` register themselves here when the
- * service is present.
- *
- * @since 0.1.0
- * @category services
- */
-export class Controllers extends Context.Service<Controllers, {
-  readonly register: (controller: Controller) => Effect.Effect<void>
-  readonly all: Effect.Effect<ReadonlyArray<Controller>>
-}>()("@kubefx/core/Controllers") {
-  /**
-   * An empty registry.
-   *
-   * @since 0.1.0
-   */
-  static readonly layer: Layer.Layer<Controllers> = Layer.sync(Controllers, () => {
-    const list: Array<Controller> = []
-    return {
-      register: (controller) => Effect.sync(() => void list.push(controller)),
-      all: Effect.sync(() => [...list])
-    }
-  })
-}
+import { Controllers } from "./Controller.ts"
 
 /**
  * Why each operator that is not ready is not, or an empty list.

@@ -13,6 +13,7 @@ import { Data, Result } from "effect"
 import type { ChildConfig, UpdatePolicy } from "./Child.ts"
 import type { KubeObject, OwnerReference, ResourceType } from "./Resource.ts"
 import { controllerOf, typeKey } from "./Resource.ts"
+import * as Json from "./internal/json.ts"
 
 /**
  * Label set on every child: lets the child watches select only this operator's objects.
@@ -173,7 +174,7 @@ export const desiredChildren = (
       return Result.fail(new InvalidChild({ message: `sync returned ${describe(object)} twice` }))
     }
     seen.add(id)
-    const hash = hashOf(object)
+    const hash = Json.hash(object)
     out.push({
       type: config.type,
       update: config.update,
@@ -217,40 +218,6 @@ const withAnnotation = (obj: KubeObject, key: string, value: string): KubeObject
 })
 
 /**
- * Canonical JSON: object keys sorted, so equal values hash equally whatever their key order.
- *
- * @since 0.1.0
- * @category utils
- */
-export const canonicalJson = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort()
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`
-  }
-  return JSON.stringify(value) ?? "null"
-}
-
-/**
- * A 64-bit FNV-1a hash of a value's canonical JSON, as 16 hex digits. Not cryptographic: it detects change.
- *
- * @since 0.1.0
- * @category utils
- */
-export const hashOf = (value: unknown): string => {
-  const s = canonicalJson(value)
-  // Two 32-bit lanes of FNV-1a with different offsets approximate a 64-bit hash without BigInt.
-  let h1 = 0x811c9dc5
-  let h2 = 0xcbf29ce4
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    h1 = Math.imul(h1 ^ c, 0x01000193)
-    h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h1 >>> 15)
-  }
-  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0")
-}
-
-/**
  * Whether every value in `desired` is present and equal in `observed`. Extra keys in `observed` (server
  * defaults, other writers' fields) are ignored; lists must have the same length.
  *
@@ -282,6 +249,40 @@ export const isSubset = (desired: unknown, observed: unknown): boolean => {
  */
 export const isUpToDate = (desired: DesiredChild, observed: KubeObject): boolean =>
   observed.metadata.annotations?.[hashAnnotation] === desired.hash && isSubset(desired.object, observed)
+
+/**
+ * Whether an object sitting where a child should be is ours to write. The one place kubefx decides this:
+ * the plan blocks foreign objects, and the executor checks an object it meets only on the server (a create
+ * that found something there) the same way.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Ownership =
+  | { readonly _tag: "Owned" }
+  | { readonly _tag: "Foreign"; readonly reason: string }
+
+/**
+ * Ours means: controlled by the parent with `parentUid` and not labelled as managed by another operator
+ * (two operators may share a parent type; each keeps to its own children).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const ownership = (existing: KubeObject, parentUid: string, operatorName: string | undefined): Ownership => {
+  const owner = controllerOf(existing)
+  if (owner === undefined) {
+    return { _tag: "Foreign", reason: `${describe(existing)} exists and is not owned by this parent; kubefx does not adopt objects` }
+  }
+  if (owner.uid !== parentUid) {
+    return { _tag: "Foreign", reason: `${describe(existing)} is controlled by ${owner.kind} ${owner.name} (uid ${owner.uid})` }
+  }
+  const manager = existing.metadata.labels?.[operatorLabel]
+  if (operatorName !== undefined && manager !== undefined && manager !== operatorName) {
+    return { _tag: "Foreign", reason: `${existing.kind} ${existing.metadata.name} belongs to the same parent but is managed by operator ${manager}` }
+  }
+  return { _tag: "Owned" }
+}
 
 /**
  * Computes the writes that make `observed` (every child this parent controls, plus any object sitting where a
@@ -318,15 +319,9 @@ export const make = (
       )
       continue
     }
-    if (controllerOf(current)?.uid !== parentUid) {
-      const owner = controllerOf(current)
-      blocked.push({
-        type: d.type,
-        object: d.object,
-        reason: owner === undefined
-          ? `${describe(current)} exists and is not owned by this parent; kubefx does not adopt objects`
-          : `${describe(current)} is controlled by ${owner.kind} ${owner.name} (uid ${owner.uid})`
-      })
+    const verdict = ownership(current, parentUid, d.object.metadata.labels?.[operatorLabel])
+    if (verdict._tag === "Foreign") {
+      blocked.push({ type: d.type, object: d.object, reason: verdict.reason })
       continue
     }
     if (current.metadata.deletionTimestamp !== undefined || isUpToDate(d, current)) continue

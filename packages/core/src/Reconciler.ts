@@ -13,6 +13,7 @@ import { retryAfterSeconds } from "./ClusterError.ts"
 import * as Conditions from "./Conditions.ts"
 import type { Finalize, Sync, SyncRequest } from "./Handler.ts"
 import { makeChildren } from "./Handler.ts"
+import * as Json from "./internal/json.ts"
 import * as Plan from "./Plan.ts"
 import type { Condition, CustomObject, CustomResource, KubeObject, ResourceType } from "./Resource.ts"
 import { isDeleting, typeKey } from "./Resource.ts"
@@ -103,8 +104,6 @@ const verbs: Record<Plan.Step["_tag"], string> = {
 
 const hasFinalizer = (obj: KubeObject, name: string): boolean => obj.metadata.finalizers?.includes(name) ?? false
 
-const sameJson = (a: unknown, b: unknown): boolean => Plan.canonicalJson(a) === Plan.canonicalJson(b)
-
 const statusObject = (obj: KubeObject): Record<string, unknown> => {
   const s = obj["status"]
   return s !== null && typeof s === "object" && !Array.isArray(s) ? (s as Record<string, unknown>) : {}
@@ -138,7 +137,7 @@ export const make = <Spec, Status, E, R>(
   /** Writes `status` if it differs from what the parent has; keeps the store current with the result. */
   const writeStatus = (parent: KubeObject, status: Record<string, unknown>) =>
     Effect.gen(function*() {
-      if (sameJson(parent["status"] ?? {}, status)) return parent
+      if (Json.equal(parent["status"] ?? {}, status)) return parent
       const cluster = yield* Cluster
       const written = yield* cluster.replaceStatus(parentType, { ...parent, status }, { fieldManager: config.fieldManager })
       store.upsert(parentType, written)
@@ -233,31 +232,14 @@ export const make = <Spec, Status, E, R>(
   const writeFailed = (what: string, e: ClusterError) =>
     fail("WriteFailed", `${what}: ${e._tag}: ${e.message}`, true, e, retryAfterSeconds(e))
 
-  /** Fails with a ChildConflict when an object sits where `desired` should be and is not controlled by its owner. */
+  /** Fails with a ChildConflict when an object sits where `desired` should be and is not ours. */
   const ensureOwned = (type: ResourceType, desired: KubeObject) =>
     Effect.gen(function*() {
       const cluster = yield* Cluster
       const existing = yield* cluster.get(type, { namespace: desired.metadata.namespace ?? "", name: desired.metadata.name ?? "" })
-      const owner = existing.metadata.ownerReferences?.find((o) => o.controller === true)
       const wanted = desired.metadata.ownerReferences?.find((o) => o.controller === true)
-      const manager = existing.metadata.labels?.[Plan.operatorLabel]
-      if (owner !== undefined && owner.uid === wanted?.uid && manager !== undefined && manager !== config.name) {
-        return yield* Effect.fail(fail(
-          "ChildConflict",
-          `${existing.kind} ${existing.metadata.name} belongs to the same parent but is managed by operator ${manager}`,
-          true
-        ))
-      }
-      if (owner === undefined || owner.uid !== wanted?.uid) {
-        const where = `${existing.kind} ${existing.metadata.namespace ? `${existing.metadata.namespace}/` : ""}${existing.metadata.name}`
-        return yield* Effect.fail(fail(
-          "ChildConflict",
-          owner === undefined
-            ? `${where} exists and is not owned by this parent; kubefx does not adopt objects`
-            : `${where} is controlled by ${owner.kind} ${owner.name} (uid ${owner.uid})`,
-          true
-        ))
-      }
+      const verdict = Plan.ownership(existing, wanted?.uid ?? "", config.name)
+      if (verdict._tag === "Foreign") return yield* Effect.fail(fail("ChildConflict", verdict.reason, true))
       store.upsert(type, existing)
     })
 

@@ -9,6 +9,7 @@
  */
 import type { KubeObject, ResourceType } from "./Resource.ts"
 import { controllerOf, keyOf, refOf, typeKey } from "./Resource.ts"
+import type { WatcherEvent } from "./Watcher.ts"
 
 /**
  * A change the store accepted. `previous` is absent for additions, `current` for deletions.
@@ -64,8 +65,11 @@ export interface Store {
   readonly upsert: (type: ResourceType, object: KubeObject) => Change | undefined
   /** An object is gone. */
   readonly remove: (type: ResourceType, object: KubeObject) => Change | undefined
-  /** Replaces every object of a type at once (after a relist): changes include deletions for vanished objects. */
-  readonly replaceAll: (type: ResourceType, objects: ReadonlyArray<KubeObject>) => ReadonlyArray<Change>
+  /**
+   * Replaces every object of a type at once (after a relist): changes include deletions for vanished objects.
+   * With `namespace`, only that namespace's objects are replaced (a relist of a namespaced watch).
+   */
+  readonly replaceAll: (type: ResourceType, objects: ReadonlyArray<KubeObject>, namespace?: string) => ReadonlyArray<Change>
 }
 
 /**
@@ -138,11 +142,12 @@ export const make = (): Store => {
     childrenOf: (uid) => Array.from(byOwner.get(uid)?.values() ?? []),
     upsert,
     remove,
-    replaceAll: (type, objects) => {
+    replaceAll: (type, objects, namespace) => {
       const m = bucket(type)
       const fresh = new Set(objects.map((o) => keyOf(refOf(o))))
       const changes: Array<Change> = []
       for (const [key, previous] of Array.from(m)) {
+        if (namespace !== undefined && (previous.metadata.namespace ?? "") !== namespace) continue
         if (!fresh.has(key)) {
           m.delete(key)
           unindex(type, key, previous)
@@ -154,6 +159,33 @@ export const make = (): Store => {
         if (c !== undefined) changes.push(c)
       }
       return changes
+    }
+  }
+}
+
+/**
+ * Feeds one watcher event into the store: the adapter between `Watcher` and `Store`. A relist replaces only
+ * the slice the watch covers (`namespace`, when the watch is namespaced). Returns the changes accepted.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const applyEvent = (
+  store: Store,
+  type: ResourceType,
+  event: WatcherEvent,
+  namespace?: string
+): ReadonlyArray<Change> => {
+  switch (event._tag) {
+    case "Restarted":
+      return store.replaceAll(type, event.objects, namespace)
+    case "Applied": {
+      const change = store.upsert(type, event.object)
+      return change === undefined ? [] : [change]
+    }
+    case "Deleted": {
+      const change = store.remove(type, event.object)
+      return change === undefined ? [] : [change]
     }
   }
 }

@@ -8,23 +8,12 @@
 import type { Change } from "./Store.ts"
 import type { KubeObject, ResourceType } from "./Resource.ts"
 import { controllerOf, keyOf, refOf } from "./Resource.ts"
+import * as Json from "./internal/json.ts"
 
 const withoutVolatile = (o: KubeObject): unknown => {
   const { status: _s, metadata, ...rest } = o
   const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...meta } = metadata
   return { ...rest, metadata: meta }
-}
-
-const sameJson = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]))
-  if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && !Array.isArray(b)) {
-    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined)
-    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined)
-    return ka.length === kb.length &&
-      ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  }
-  return false
 }
 
 /**
@@ -37,7 +26,7 @@ const sameJson = (a: unknown, b: unknown): boolean => {
 export const parentChangeMatters = (change: Change): boolean =>
   change.previous === undefined || change.current === undefined ||
   change.previous.metadata.generation !== change.current.metadata.generation ||
-  !sameJson(withoutVolatile(change.previous), withoutVolatile(change.current))
+  !Json.equal(withoutVolatile(change.previous), withoutVolatile(change.current))
 
 /**
  * The work-queue key of the parent that controls a child, if the child is controlled by a parent of

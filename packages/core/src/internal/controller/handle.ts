@@ -1,0 +1,74 @@
+/**
+ * What happens to one key taken from the queue: reconcile it, count it, and decide its next visit — done
+ * (maybe with a requeue), retried after its own backoff, or left until something changes.
+ */
+import { Cause, Effect, Metric } from "effect"
+import * as Reconciler from "../../Reconciler.ts"
+import type { WorkQueue } from "../../WorkQueue.ts"
+import { reconcileSeconds, reconcileTotal } from "./metrics.ts"
+import { formatDelay, type Retry } from "./retry.ts"
+
+export interface Counters {
+  reconciles: number
+  failures: number
+}
+
+export const make = <R>(options: {
+  readonly operator: string
+  readonly reconcile: (key: string) => Effect.Effect<Reconciler.Outcome, never, R>
+  readonly queue: WorkQueue
+  readonly retry: Retry
+  readonly counters: Counters
+}) => {
+  const { counters, operator, queue, retry } = options
+  const attributes = { operator }
+  const now = Effect.clockWith((c) => c.currentTimeMillis)
+  const runReconcile = (key: string) =>
+    options.reconcile(key).pipe(
+      Effect.catchCause((cause) =>
+        Effect.succeed<Reconciler.Outcome>({
+          _tag: "Failed",
+          failure: new Reconciler.ReconcileFailure({ reason: "Defect", message: Cause.pretty(cause), retry: true })
+        })
+      )
+    )
+
+  const onFailure = (key: string, failure: Reconciler.ReconcileFailure) =>
+    Effect.gen(function*() {
+      if (!failure.retry) {
+        retry.reset(key)
+        yield* Effect.logWarning(`reconcile failed (${failure.reason}); waiting for a change: ${failure.message}`)
+        return
+      }
+      if (yield* queue.isQueued(key)) {
+        // Something changed while this reconcile ran: the re-run that is already queued supersedes a backoff retry.
+        yield* Effect.logDebug(`reconcile failed (${failure.reason}); a newer change is queued: ${failure.message}`)
+        return
+      }
+      const delay = yield* retry.next(key, failure)
+      if (delay._tag === "None") {
+        yield* Effect.logError(`reconcile failed (${failure.reason}); retry policy exhausted, waiting for a change or resync: ${failure.message}`)
+        return
+      }
+      yield* Effect.logWarning(`reconcile failed (${failure.reason}); retrying in ${formatDelay(delay.value)}: ${failure.message}`)
+      yield* queue.addAfter(key, delay.value)
+    })
+
+  return (key: string): Effect.Effect<void, never, R> =>
+    Effect.gen(function*() {
+      const started = yield* now
+      const outcome = yield* runReconcile(key)
+      const elapsed = (yield* now) - started
+      counters.reconciles++
+      yield* Metric.update(Metric.withAttributes(reconcileSeconds, attributes), elapsed / 1000)
+      yield* Metric.update(Metric.withAttributes(reconcileTotal, { operator, result: outcome._tag === "Done" ? "success" : "error" }), 1)
+      yield* queue.done(key)
+      if (outcome._tag === "Done") {
+        retry.reset(key)
+        if (outcome.requeueAfter !== undefined) yield* queue.addAfter(key, outcome.requeueAfter)
+        return
+      }
+      counters.failures++
+      yield* onFailure(key, outcome.failure)
+    }).pipe(Effect.annotateLogs({ operator, parent: key }))
+}
