@@ -9,5 +9,6 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 export const kubefxAliases = {
   "@kubefx/core": src("core"),
   "@kubefx/testkit": src("testkit"),
+  "@kubefx/envtest": src("envtest"),
   "@kubefx/k8s": src("k8s")
 }

@@ -6,6 +6,6 @@ import { defineConfig } from "vitest/config"
  */
 export default defineConfig({
   test: {
-    projects: ["packages/core", "packages/testkit", "packages/k8s", "examples/echo-server"]
+    projects: ["packages/core", "packages/testkit", "packages/k8s", "packages/envtest", "examples/echo-server", "scripts"]
   }
 })

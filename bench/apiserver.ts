@@ -28,7 +28,7 @@
  */
 import { Builtin, Cluster, type Resource, Watcher } from "@kubefx/core"
 import { ClientConfig, KubeCluster, Manifests } from "@kubefx/k8s"
-import { Envtest } from "@kubefx/testkit"
+import { Envtest } from "@kubefx/envtest"
 import { Deferred, Effect, Layer, Stream } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"

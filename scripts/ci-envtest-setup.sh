@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Prepares a machine for the envtest tests (packages/testkit/test/Envtest.test.ts) and prints the
+# Prepares a machine for the envtest tests (packages/envtest/test/Envtest.test.ts) and prints the
 # binaries' directory as the last line of stdout, for `export KUBEBUILDER_ASSETS=...`.
 # Idempotent: installs only what is missing, and envtest-assets.sh reuses its cache, so a second run
 # takes about a second. Cold (nothing cached) it builds etcd, kube-apiserver and
-# kube-controller-manager with Go: see packages/testkit/ENVTEST.md for measured times.
+# kube-controller-manager with Go: see packages/envtest/README.md for measured times.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +32,6 @@ if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
 
-dir="$(bash "$here/envtest-assets.sh" | tail -n 1)"
+dir="$(bash "$here/../packages/envtest/scripts/envtest-assets.sh" | tail -n 1)"
 log "binaries in $dir (setup took $(($(date +%s) - started)) s)"
 echo "$dir"

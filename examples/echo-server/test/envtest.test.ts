@@ -4,14 +4,14 @@
  * `EnvtestCluster`, the live `KubeCluster` layer, and the same `EchoOperator` that `npm start` runs.
  * Real time throughout: every wait is a poll with a deadline.
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); without them the file fails. Set
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); without them the file fails. Set
  * KUBEFX_ENVTEST=0 to switch it off.
  */
 import { execFile } from "node:child_process"
 import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { Builtin, Cluster, Conditions, Logging, Operator, Plan, Resource } from "@kubefx/core"
 import { Manifests } from "@kubefx/k8s"
-import { EnvtestCluster } from "@kubefx/testkit"
+import { EnvtestCluster } from "@kubefx/envtest"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { Directory } from "../src/Directory.ts"
 import { EchoServer } from "../src/EchoServer.ts"

@@ -3,12 +3,12 @@
  * generated RBAC: the live mode works end to end, and the RBAC is enough for every call the engine makes
  * (a missing verb shows up as a Forbidden in the operator's log and a parent that never converges).
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Builtin, Cluster, type ClusterError, Resource } from "@kubefx/core"
 import { ClientConfig, KubeCluster, Manifests } from "@kubefx/k8s"
-import { EnvtestCluster } from "@kubefx/testkit"
+import { EnvtestCluster } from "@kubefx/envtest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"

@@ -9,12 +9,12 @@
  * never answers 410 in test time; without the cache, watches and continued lists go to etcd, which the API
  * server compacts every second, so a version a few seconds old is gone.
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); without them the file fails. Set
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); without them the file fails. Set
  * KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Builtin, Cluster, ClusterError, Resource, Watcher } from "@kubefx/core"
-import { EnvtestCluster } from "@kubefx/testkit"
+import { EnvtestCluster } from "@kubefx/envtest"
 import { Duration, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import * as ClientConfig from "../src/ClientConfig.ts"
 import * as KubeCluster from "../src/KubeCluster.ts"

@@ -68,7 +68,7 @@ fi
 
 if [[ "$no_build" == 1 ]]; then
   log "no envtest binaries in \$KUBEBUILDER_ASSETS or $CACHE_DIR."
-  log "Build them once with scripts/envtest-assets.sh (11-15 min on 2 cores with cold Go caches), or point KUBEBUILDER_ASSETS at a directory holding ${BINARIES[*]}."
+  log "Build them once with `npx kubefx-envtest-assets` (scripts/envtest-assets.sh of @kubefx/envtest) (11-15 min on 2 cores with cold Go caches), or point KUBEBUILDER_ASSETS at a directory holding ${BINARIES[*]}."
   exit 3
 fi
 

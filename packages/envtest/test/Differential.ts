@@ -12,8 +12,9 @@
 import { Builtin, Cluster, ClusterError, type Resource } from "@kubefx/core"
 import { Duration, Effect, Fiber, Stream } from "effect"
 import { Manifests } from "@kubefx/k8s"
-import { Envtest, EnvtestCluster, FakeCluster } from "../src/index.ts"
-import { Widget } from "./FakeClusterFixtures.ts"
+import { FakeCluster } from "@kubefx/testkit"
+import { Envtest, EnvtestCluster } from "../src/index.ts"
+import { Widget } from "../../testkit/test/FakeClusterFixtures.ts"
 
 export type Obj = Resource.KubeObject
 export type Port = Cluster.Cluster["Service"]

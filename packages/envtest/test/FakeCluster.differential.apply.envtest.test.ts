@@ -4,13 +4,13 @@
  * updates recorded by PUT and patches, merge patch and JSON patch results, through the live `Cluster`
  * of a real kube-apiserver and through `FakeCluster`.
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Builtin, type Cluster } from "@kubefx/core"
 import { Effect } from "effect"
 import * as Differential from "./Differential.ts"
-import { Widget } from "./FakeClusterFixtures.ts"
+import { Widget } from "../../testkit/test/FakeClusterFixtures.ts"
 
 type Obj = Differential.Obj
 

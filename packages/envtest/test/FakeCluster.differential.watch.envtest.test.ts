@@ -4,13 +4,13 @@
  * bookmarks, through the live `Cluster` of a real kube-apiserver and through `FakeCluster`. Events
  * are compared by type and projected object; resourceVersion values are compared by how they relate.
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Builtin, type Cluster } from "@kubefx/core"
 import { Effect, Stream } from "effect"
 import * as Differential from "./Differential.ts"
-import { Widget } from "./FakeClusterFixtures.ts"
+import { Widget } from "../../testkit/test/FakeClusterFixtures.ts"
 
 type Obj = Differential.Obj
 type Port = Differential.Port

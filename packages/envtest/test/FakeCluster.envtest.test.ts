@@ -5,13 +5,13 @@
  * the metadata the server maintains (generation, finalizers, deletion marks, ownerReferences, labels)
  * and the user's fields of types the server does not default (ConfigMaps, custom resources).
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Builtin, type Cluster } from "@kubefx/core"
 import { Effect } from "effect"
 import * as Differential from "./Differential.ts"
-import { Widget } from "./FakeClusterFixtures.ts"
+import { Widget } from "../../testkit/test/FakeClusterFixtures.ts"
 
 type Obj = Differential.Obj
 

@@ -5,12 +5,13 @@
  * functions decide: managedFields (manager, operation, subresource, fieldsV1; times excluded),
  * conflicts (message and causes), and the object where no defaulting is involved (ConfigMaps).
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Resource } from "@kubefx/core"
 import { Effect, Result } from "effect"
-import { Envtest, Patch, ServerSideApply } from "../src/index.ts"
+import { Patch, ServerSideApply } from "@kubefx/testkit"
+import { Envtest } from "../src/index.ts"
 
 type Obj = Resource.KubeObject
 const TIME = "2024-05-01T10:00:00Z"

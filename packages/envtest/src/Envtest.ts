@@ -4,12 +4,12 @@
  * denial tests, CRDs installed and a kubeconfig written. Everything lives in one `Scope`: closing it
  * stops the processes (whole process groups) and deletes the temporary directory.
  *
- * The binaries come from `KUBEBUILDER_ASSETS` or from `scripts/envtest-assets.sh` (which builds them
- * once into `~/.cache/kubefx/envtest`). Uses the real clock: run it under `it.live`, not `it.effect`.
+ * The binaries come from `KUBEBUILDER_ASSETS` or from this package's `scripts/envtest-assets.sh`
+ * (`npx kubefx-envtest-assets`, which builds them once into `~/.cache/kubefx/envtest`). Uses the real clock: run it under `it.live`, not `it.effect`.
  *
  * @example
  * ```ts
- * import { Envtest } from "@kubefx/testkit"
+ * import { Envtest } from "@kubefx/envtest"
  * it.live("talks to a real server", () => Effect.gen(function*() {
  *   const env = yield* Envtest.make({ crds: [widgetCrd] })
  *   const res = yield* Envtest.request(env, { method: "GET", path: "/api/v1/namespaces" })
@@ -69,7 +69,7 @@ export interface Options {
    * caches). Default: false: fail fast with a hint.
    */
   readonly build?: boolean
-  /** The lookup script; defaults to the repository's `scripts/envtest-assets.sh`. */
+  /** The lookup script; defaults to this package's `scripts/envtest-assets.sh`. */
   readonly assetsScript?: string
   /** How long etcd plus kube-apiserver may take to become ready. Default: 120 seconds. */
   readonly startTimeout?: Duration.Input
@@ -127,7 +127,7 @@ export interface Response {
   readonly body: unknown
 }
 
-const scriptDefault = fileURLToPath(new URL("../../../scripts/envtest-assets.sh", import.meta.url))
+const scriptDefault = fileURLToPath(new URL("../scripts/envtest-assets.sh", import.meta.url))
 const binaries = ["etcd", "kube-apiserver", "kube-controller-manager"] as const
 
 const hasBinaries = (dir: string): boolean =>
@@ -140,7 +140,7 @@ const hasBinaries = (dir: string): boolean =>
     }
   })
 
-const howToGet = "Run scripts/envtest-assets.sh once (it builds them with Go into ~/.cache/kubefx/envtest), " +
+const howToGet = "Run `npx kubefx-envtest-assets` (@kubefx/envtest's scripts/envtest-assets.sh) once (it builds them with Go into ~/.cache/kubefx/envtest), " +
   "or set KUBEBUILDER_ASSETS to a directory holding etcd, kube-apiserver and kube-controller-manager."
 
 const fail = (reason: EnvtestError["reason"], message: string) => new EnvtestError({ reason, message })

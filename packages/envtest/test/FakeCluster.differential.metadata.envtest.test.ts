@@ -6,13 +6,13 @@
  * The API server compacts etcd every second here (`--etcd-compaction-interval=1s`), so that a list at
  * an old resourceVersion is gone (410) within seconds, as after `FakeCluster.compact`.
  *
- * Needs the envtest binaries (scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
+ * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Builtin, type Cluster } from "@kubefx/core"
 import { Effect } from "effect"
 import * as Differential from "./Differential.ts"
-import { Widget } from "./FakeClusterFixtures.ts"
+import { Widget } from "../../testkit/test/FakeClusterFixtures.ts"
 
 type Obj = Differential.Obj
 

@@ -241,7 +241,7 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
         assert.include(error.message, "scripts/envtest-assets.sh")
         assert.include(error.message, "KUBEBUILDER_ASSETS")
 
-        const script = fileURLToPath(new URL("../../../scripts/envtest-assets.sh", import.meta.url))
+        const script = fileURLToPath(new URL("../scripts/envtest-assets.sh", import.meta.url))
         const missing = yield* run("bash", [script, "--no-build"], {
           ...process.env,
           KUBEBUILDER_ASSETS: empty,

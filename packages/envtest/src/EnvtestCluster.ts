@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import { layer } from "@effect/vitest"
- * import { EnvtestCluster } from "@kubefx/testkit"
+ * import { EnvtestCluster } from "@kubefx/envtest"
  *
  * layer(EnvtestCluster.layer({ crds: [crd], controllerManager: true }), { timeout: "3 minutes", excludeTestServices: true })(
  *   "against a real API server", (it) => {
@@ -39,7 +39,7 @@ import * as Envtest from "./Envtest.ts"
  * @category services
  */
 export class EnvtestCluster extends Context.Service<EnvtestCluster, Envtest.Envtest>()(
-  "@kubefx/testkit/EnvtestCluster"
+  "@kubefx/envtest/EnvtestCluster"
 ) {}
 
 /**
