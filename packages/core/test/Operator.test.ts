@@ -1,23 +1,15 @@
 /**
- * Every engine rule, end to end: the echo-server operator against the fake cluster, time under TestClock.
+ * Every engine rule, end to end: an operator (test/fixtures/Web.ts) against the fake cluster, time under TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Builtin, Child, Cluster, Conditions, type Handler, Logging, Operator, Plan, type Resource } from "@kubefx/core"
 import { FakeCluster, TestKit } from "@kubefx/testkit"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { Directory } from "../src/Directory.ts"
-import { EchoServer, type EchoServerSpec, type EchoServerStatus } from "../src/EchoServer.ts"
-import { EchoOperator, finalize, sync } from "../src/operator.ts"
+import { finalize, Registry, sync, web, Web, WebOperator, type WebSpec, type WebStatus } from "./fixtures/Web.ts"
 
-const env = Layer.mergeAll(FakeCluster.layer({ types: [EchoServer] }), TestKit.TestKit.layer, Directory.layerMemory)
+const env = Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory)
 
-const echo = (name: string, spec: Record<string, unknown> = { message: "hi", replicas: 1 }): Resource.KubeObject => ({
-  apiVersion: EchoServer.apiVersion,
-  kind: EchoServer.kind,
-  metadata: { name, namespace: "default" },
-  spec
-})
 const at = (name: string) => ({ namespace: "default", name })
 
 const withCluster = <A, E>(f: (c: Cluster.Cluster["Service"]) => Effect.Effect<A, E>) =>
@@ -27,31 +19,31 @@ const withCluster = <A, E>(f: (c: Cluster.Cluster["Service"]) => Effect.Effect<A
 const get = (type: Resource.ResourceType, name: string) => withCluster((c) => c.get(type, at(name)))
 const exists = (type: Resource.ResourceType, name: string) =>
   get(type, name).pipe(Effect.as(true), Effect.catchTag("NotFound", () => Effect.succeed(false)))
-const statusOf = (o: Resource.KubeObject) => (o["status"] ?? {}) as EchoServerStatus & { observedGeneration?: number }
+const statusOf = (o: Resource.KubeObject) => (o["status"] ?? {}) as WebStatus & { observedGeneration?: number }
 const condition = (o: Resource.KubeObject, type: string) => Conditions.get(Conditions.fromStatus(o["status"]), type)
 
-const create = (o: Resource.KubeObject) => withCluster((c) => c.create(EchoServer, o))
+const create = (o: Resource.KubeObject) => withCluster((c) => c.create(Web, o))
 const patchSpec = (name: string, spec: Record<string, unknown>) =>
-  withCluster((c) => c.patch(EchoServer, at(name), { type: "merge", body: { spec } }))
+  withCluster((c) => c.patch(Web, at(name), { type: "merge", body: { spec } }))
 const writes = TestKit.requests({ writesOnly: true })
 
-type Req = Handler.SyncRequest<EchoServerSpec, EchoServerStatus>
-const variant = (overrides: Partial<Operator.OperatorConfig<EchoServerSpec, EchoServerStatus, unknown, Directory>>) =>
-  Operator.make({ ...EchoOperator, ...overrides })
+type Req = Handler.SyncRequest<WebSpec, WebStatus>
+const variant = (overrides: Partial<Operator.OperatorConfig<WebSpec, WebStatus, unknown, Registry>>) =>
+  Operator.make({ ...WebOperator, ...overrides })
 
-describe("echo-server operator on the fake cluster", () => {
+describe("Operator on the fake cluster", () => {
   it.effect("creates owned, labelled children and writes status with observedGeneration", () =>
     Effect.gen(function*() {
-      yield* TestKit.run(EchoOperator)
-      yield* create(echo("a", { message: "hello", replicas: 2 }))
+      yield* TestKit.run(WebOperator)
+      yield* create(web("a", { message: "hello", replicas: 2 }))
       yield* TestKit.settle()
-      const parent = yield* get(EchoServer, "a")
+      const parent = yield* get(Web, "a")
       for (const type of [Builtin.Deployment, Builtin.Service]) {
         const child = yield* get(type, "a")
         expect(child.metadata.ownerReferences).toEqual([
-          { apiVersion: EchoServer.apiVersion, kind: "EchoServer", name: "a", uid: parent.metadata.uid, controller: true, blockOwnerDeletion: true }
+          { apiVersion: Web.apiVersion, kind: "Web", name: "a", uid: parent.metadata.uid, controller: true, blockOwnerDeletion: true }
         ])
-        expect(child.metadata.labels?.[Plan.operatorLabel]).toBe("echo-operator")
+        expect(child.metadata.labels?.[Plan.operatorLabel]).toBe("web-operator")
       }
       const deployment = yield* get(Builtin.Deployment, "a")
       expect((deployment["spec"] as { replicas: number }).replicas).toBe(2)
@@ -64,9 +56,9 @@ describe("echo-server operator on the fake cluster", () => {
 
   it.effect("a converged operator makes zero writes on resync, and its own writes do not trigger reconciles", () =>
     Effect.gen(function*() {
-      const controller = yield* TestKit.run(EchoOperator)
-      yield* create(echo("a"))
-      yield* create(echo("b"))
+      const controller = yield* TestKit.run(WebOperator)
+      yield* create(web("a"))
+      yield* create(web("b"))
       yield* TestKit.settle()
       // One reconcile per parent: the children and status it wrote came back as watch events and were ignored.
       expect((yield* controller.stats).reconciles).toBe(2)
@@ -80,8 +72,8 @@ describe("echo-server operator on the fake cluster", () => {
 
   it.effect("spec changes are applied; fields removed from the desired child are removed; others' fields stay", () =>
     Effect.gen(function*() {
-      yield* TestKit.run(EchoOperator)
-      yield* create(echo("a", { message: "one", replicas: 3 }))
+      yield* TestKit.run(WebOperator)
+      yield* create(web("a", { message: "one", replicas: 3 }))
       yield* TestKit.settle()
       const cluster = yield* Cluster.Cluster
       // Another writer (say, a mesh injector) adds an annotation to the Deployment: not ours, so it stays.
@@ -96,7 +88,7 @@ describe("echo-server operator on the fake cluster", () => {
       expect(container.args).toEqual(["-text=two", "-listen=:5678"])
       expect((d["spec"] as any).replicas).toBe(1)
       expect(d.metadata.annotations?.["mesh/inject"]).toBe("true")
-      const parent = yield* get(EchoServer, "a")
+      const parent = yield* get(Web, "a")
       expect(statusOf(parent).observedGeneration).toBe(2)
     }).pipe(Effect.provide(env)))
 
@@ -111,7 +103,7 @@ describe("echo-server operator on the fake cluster", () => {
         }))
       let labelled = true
       yield* TestKit.run(variant({ sync: (req) => withLabel(labelled)(req) }))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       yield* TestKit.settle()
       expect((yield* get(Builtin.Deployment, "a")).metadata.labels?.["tier"]).toBe("web")
       labelled = false
@@ -122,8 +114,8 @@ describe("echo-server operator on the fake cluster", () => {
 
   it.effect("tampering with a child is reverted; the replace policy overwrites other writers", () =>
     Effect.gen(function*() {
-      yield* TestKit.run(EchoOperator)
-      yield* create(echo("a"))
+      yield* TestKit.run(WebOperator)
+      yield* create(web("a"))
       yield* TestKit.settle()
       const cluster = yield* Cluster.Cluster
       const svc = yield* get(Builtin.Service, "a")
@@ -144,7 +136,7 @@ describe("echo-server operator on the fake cluster", () => {
       yield* TestKit.run(variant({
         children: [Child.of(Builtin.Deployment, { update: "onDelete" }), Child.of(Builtin.Service, { update: "recreate" })]
       }))
-      yield* create(echo("a", { message: "one", replicas: 1 }))
+      yield* create(web("a", { message: "one", replicas: 1 }))
       yield* TestKit.settle()
       const svcBefore = yield* get(Builtin.Service, "a")
       yield* patchSpec("a", { message: "two", replicas: 2 })
@@ -175,7 +167,7 @@ describe("echo-server operator on the fake cluster", () => {
             children: res.children.map((c) => c.kind === "Service" ? { ...c, metadata: { ...c.metadata, annotations: { generation: String(++n) } } } : c)
           }))
       }))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       const result = yield* Effect.flip(TestKit.settle())
       expect(result.message).toMatch(/hot loop/)
       expect(n).toBeGreaterThan(100)
@@ -193,13 +185,13 @@ describe("echo-server operator on the fake cluster", () => {
             })
             : sync(req)
       }))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       yield* TestKit.settle()
       yield* patchSpec("a", { message: "fail" })
       yield* TestKit.settle({ horizon: "3 seconds" }).pipe(Effect.ignore)
       expect(yield* exists(Builtin.Deployment, "a")).toBe(true)
       expect(yield* exists(Builtin.Service, "a")).toBe(true)
-      const parent = yield* get(EchoServer, "a")
+      const parent = yield* get(Web, "a")
       expect(condition(parent, Conditions.ReconcileError)).toMatchObject({ status: "True", reason: "SyncFailed" })
       expect(condition(parent, Conditions.ReconcileError)?.message).toMatch(/backend unavailable/)
       expect(condition(parent, "Ready")?.status).toBe("False")
@@ -213,22 +205,22 @@ describe("echo-server operator on the fake cluster", () => {
       // Fixing the spec recovers and resets the condition.
       yield* patchSpec("a", { message: "ok" })
       yield* TestKit.settle()
-      const fixed = yield* get(EchoServer, "a")
+      const fixed = yield* get(Web, "a")
       expect(condition(fixed, Conditions.ReconcileError)?.status).toBe("False")
       expect((yield* controller.stats).failures).toBeGreaterThan(0)
     }).pipe(Effect.provide(env), Effect.provide(process.env.DBG ? Logging.layer({ level: "Debug" }) : Layer.empty)))
 
   it.effect("an invalid spec gets a condition quoting the decode error, and children stay as they are", () =>
     Effect.gen(function*() {
-      const lenient = Layer.mergeAll(FakeCluster.layer({ types: [{ ...EchoServer, spec: undefined } as never] }), TestKit.TestKit.layer, Directory.layerMemory)
+      const lenient = Layer.mergeAll(FakeCluster.layer({ types: [{ ...Web, spec: undefined } as never] }), TestKit.TestKit.layer, Registry.layerMemory)
       return yield* Effect.gen(function*() {
-        yield* TestKit.run(EchoOperator)
-        yield* create(echo("a"))
+        yield* TestKit.run(WebOperator)
+        yield* create(web("a"))
         yield* TestKit.settle()
         const before = yield* get(Builtin.Deployment, "a")
         yield* patchSpec("a", { replicas: "many" })
         yield* TestKit.settle()
-        const parent = yield* get(EchoServer, "a")
+        const parent = yield* get(Web, "a")
         expect(condition(parent, Conditions.ReconcileError)).toMatchObject({ status: "True", reason: "InvalidSpec" })
         expect(condition(parent, Conditions.ReconcileError)?.message).toMatch(/replicas/)
         expect(yield* get(Builtin.Deployment, "a")).toEqual(before)
@@ -241,18 +233,18 @@ describe("echo-server operator on the fake cluster", () => {
       let calls = 0
       yield* TestKit.run(variant({
         finalize: (req) =>
-          Effect.suspend((): Effect.Effect<Handler.FinalizeResponse<EchoServerStatus>, never, Directory> => {
+          Effect.suspend((): Effect.Effect<Handler.FinalizeResponse<WebStatus>, never, Registry> => {
             calls++
             return done ? finalize(req) : Effect.succeed({ finalized: false, requeueAfter: "10 seconds" })
           })
       }))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       yield* TestKit.settle()
-      expect((yield* get(EchoServer, "a")).metadata.finalizers).toEqual(["kubefx.io/echo-operator"])
+      expect((yield* get(Web, "a")).metadata.finalizers).toEqual(["kubefx.io/web-operator"])
       const cluster = yield* Cluster.Cluster
-      yield* cluster.delete(EchoServer, at("a"))
+      yield* cluster.delete(Web, at("a"))
       yield* TestKit.settle({ horizon: "25 seconds" })
-      const held = yield* get(EchoServer, "a")
+      const held = yield* get(Web, "a")
       expect(held.metadata.deletionTimestamp).toBeDefined()
       expect(calls).toBeGreaterThanOrEqual(2)
       // Children are untouched while finalizing.
@@ -260,29 +252,29 @@ describe("echo-server operator on the fake cluster", () => {
       done = true
       yield* TestClock.adjust("10 seconds")
       yield* TestKit.settle()
-      expect(yield* exists(EchoServer, "a")).toBe(false)
+      expect(yield* exists(Web, "a")).toBe(false)
       // The owner is gone: garbage collection removed the children.
       expect(yield* exists(Builtin.Deployment, "a")).toBe(false)
-      expect((yield* (yield* Directory).entries).size).toBe(0)
+      expect((yield* (yield* Registry).entries).size).toBe(0)
     }).pipe(Effect.provide(env)))
 
   it.effect("without finalize, no finalizer is added; an object already being deleted never gets one", () =>
     Effect.gen(function*() {
       const cluster = yield* Cluster.Cluster
       const labelled = (name: string, op: string, extra: Partial<Resource.ObjectMeta> = {}) => ({
-        ...echo(name),
-        metadata: { ...echo(name).metadata, labels: { op }, ...extra }
+        ...web(name),
+        metadata: { ...web(name).metadata, labels: { op }, ...extra }
       })
-      yield* cluster.create(EchoServer, labelled("held", "echo", { finalizers: ["example.com/someone-else"] }))
-      yield* cluster.delete(EchoServer, at("held"))
+      yield* cluster.create(Web, labelled("held", "echo", { finalizers: ["example.com/someone-else"] }))
+      yield* cluster.delete(Web, at("held"))
       yield* TestKit.run(variant({ parentSelector: "op=echo" }))
       yield* TestKit.run(variant({ name: "plain-operator", finalize: undefined, parentSelector: "op=plain" }))
       yield* create(labelled("with-finalize", "echo"))
       yield* create(labelled("without", "plain"))
       yield* TestKit.settle()
-      expect((yield* get(EchoServer, "held")).metadata.finalizers).toEqual(["example.com/someone-else"])
-      expect((yield* get(EchoServer, "with-finalize")).metadata.finalizers).toEqual(["kubefx.io/echo-operator"])
-      expect((yield* get(EchoServer, "without")).metadata.finalizers).toBeUndefined()
+      expect((yield* get(Web, "held")).metadata.finalizers).toEqual(["example.com/someone-else"])
+      expect((yield* get(Web, "with-finalize")).metadata.finalizers).toEqual(["kubefx.io/web-operator"])
+      expect((yield* get(Web, "without")).metadata.finalizers).toBeUndefined()
       expect(yield* exists(Builtin.Deployment, "without")).toBe(true)
     }).pipe(Effect.provide(env)))
 
@@ -292,11 +284,11 @@ describe("echo-server operator on the fake cluster", () => {
       const squatter = yield* cluster.create(Builtin.Service, {
         apiVersion: "v1", kind: "Service", metadata: { name: "a", namespace: "default" }, spec: { ports: [{ port: 1234 }] }
       })
-      yield* TestKit.run(EchoOperator)
-      yield* create(echo("a"))
+      yield* TestKit.run(WebOperator)
+      yield* create(web("a"))
       yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
       expect(yield* get(Builtin.Service, "a")).toEqual(squatter)
-      const parent = yield* get(EchoServer, "a")
+      const parent = yield* get(Web, "a")
       expect(condition(parent, Conditions.ReconcileError)).toMatchObject({ status: "True", reason: "ChildConflict" })
       expect(condition(parent, Conditions.ReconcileError)?.message).toMatch(/not owned by this parent/)
       // The Deployment, which is not blocked, was created.
@@ -315,16 +307,16 @@ describe("echo-server operator on the fake cluster", () => {
             })
             : sync(req)
       }))
-      yield* create(echo("bad"))
-      yield* create(echo("good"))
+      yield* create(web("bad"))
+      yield* create(web("good"))
       yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
       expect(yield* exists(Builtin.Deployment, "good")).toBe(true)
       expect(yield* exists(Builtin.Deployment, "bad")).toBe(false)
       expect(thrown).toBeGreaterThan(1)
-      const bad = yield* get(EchoServer, "bad")
+      const bad = yield* get(Web, "bad")
       expect(condition(bad, Conditions.ReconcileError)?.message).toMatch(/cannot read properties of undefined/)
       // Still running: a new parent converges.
-      yield* create(echo("late"))
+      yield* create(web("late"))
       yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
       expect(yield* exists(Builtin.Deployment, "late")).toBe(true)
     }).pipe(Effect.provide(env)))
@@ -348,7 +340,7 @@ describe("echo-server operator on the fake cluster", () => {
             return yield* sync(req)
           })
       }))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       yield* Deferred.await(entered)
       for (let i = 0; i < 5; i++) yield* patchSpec("a", { message: `edit ${i}` })
       yield* TestKit.settle()
@@ -366,11 +358,11 @@ describe("echo-server operator on the fake cluster", () => {
         shutdownTimeout: "30 seconds",
         sync: (req) => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep("10 seconds")), Effect.andThen(sync(req)))
       })).pipe(Scope.provide(scope))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       yield* Deferred.await(started)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("1 second")
-      yield* create(echo("b"))
+      yield* create(web("b"))
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(closing)
       expect(yield* exists(Builtin.Deployment, "a")).toBe(true)
@@ -385,7 +377,7 @@ describe("echo-server operator on the fake cluster", () => {
         shutdownTimeout: "2 seconds",
         sync: (req) => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep("1 hour")), Effect.andThen(sync(req)))
       })).pipe(Scope.provide(scope))
-      yield* create(echo("a"))
+      yield* create(web("a"))
       yield* Deferred.await(started)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("3 seconds")
@@ -398,29 +390,29 @@ describe("echo-server operator on the fake cluster", () => {
       const first = variant({ parentSelector: "op=first" })
       const second = variant({ name: "second-operator", finalizerName: "kubefx.io/second-operator", parentSelector: "op=second" })
       yield* Layer.build(Layer.mergeAll(Operator.layer(first), Operator.layer(second)))
-      const labelled = (name: string, op: string) => ({ ...echo(name), metadata: { ...echo(name).metadata, labels: { op } } })
+      const labelled = (name: string, op: string) => ({ ...web(name), metadata: { ...web(name).metadata, labels: { op } } })
       yield* create(labelled("a", "first"))
       yield* create(labelled("b", "second"))
       for (let i = 0; i < 5; i++) {
         yield* TestClock.adjust("1 second")
         for (let j = 0; j < 50; j++) yield* Effect.yieldNow
       }
-      expect((yield* get(Builtin.Deployment, "a")).metadata.labels?.[Plan.operatorLabel]).toBe("echo-operator")
+      expect((yield* get(Builtin.Deployment, "a")).metadata.labels?.[Plan.operatorLabel]).toBe("web-operator")
       expect((yield* get(Builtin.Deployment, "b")).metadata.labels?.[Plan.operatorLabel]).toBe("second-operator")
-      expect((yield* get(EchoServer, "b")).metadata.finalizers).toEqual(["kubefx.io/second-operator"])
+      expect((yield* get(Web, "b")).metadata.finalizers).toEqual(["kubefx.io/second-operator"])
     }).pipe(Effect.provide(env)))
 
   it.effect("an operator never takes over children another operator manages for the same parent", () =>
     Effect.gen(function*() {
-      yield* TestKit.run(EchoOperator)
-      yield* create(echo("a"))
+      yield* TestKit.run(WebOperator)
+      yield* create(web("a"))
       yield* TestKit.settle()
       const before = [yield* get(Builtin.Deployment, "a"), yield* get(Builtin.Service, "a")]
       yield* TestKit.run(variant({ name: "greedy-operator", finalize: undefined }))
       yield* TestKit.settle({ horizon: "10 seconds" }).pipe(Effect.ignore)
       expect([yield* get(Builtin.Deployment, "a"), yield* get(Builtin.Service, "a")]).toEqual(before)
       // It tried: a create that the server refused (AlreadyExists), and a read before an apply that never happened.
-      const greedy = (yield* TestKit.requests()).filter((r) => r.operator === "greedy-operator" && r.resource !== "example.kubefx.io/v1alpha1/EchoServer")
+      const greedy = (yield* TestKit.requests()).filter((r) => r.operator === "greedy-operator" && r.resource !== "test.kubefx.io/v1/Web")
       expect(greedy.some((r) => r.verb === "apply" || r.verb === "replace")).toBe(false)
     }).pipe(Effect.provide(env)))
 })

@@ -7,14 +7,10 @@ import { Builtin, Cluster, Conditions, type Resource } from "@kubefx/core"
 import { FakeCluster, TestKit } from "@kubefx/testkit"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Directory } from "../src/Directory.ts"
-import { EchoServer } from "../src/EchoServer.ts"
-import { EchoOperator } from "../src/operator.ts"
+import { Registry, web, Web, WebOperator } from "./fixtures/Web.ts"
 
-const env = Layer.mergeAll(FakeCluster.layer({ types: [EchoServer] }), TestKit.TestKit.layer, Directory.layerMemory)
-const echo = (name: string, message = "hi"): Resource.KubeObject => ({
-  apiVersion: EchoServer.apiVersion, kind: EchoServer.kind, metadata: { name, namespace: "default" }, spec: { message }
-})
+const env = Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory)
+const webWith = (name: string, message = "hi"): Resource.KubeObject => web(name, { message })
 const at = (name: string) => ({ namespace: "default", name })
 const argsOf = (d: Resource.KubeObject) => (d["spec"] as any).template.spec.containers[0].args[0] as string
 
@@ -24,15 +20,15 @@ describe("engine under API faults", () => {
       const fake = yield* FakeCluster.FakeCluster
       const cluster = yield* Cluster.Cluster
       yield* fake.failNext({ verb: "create", type: Builtin.Service, times: 3, error: FakeCluster.errors.internalError() })
-      yield* TestKit.run(EchoOperator)
-      yield* cluster.create(EchoServer, echo("a"))
+      yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, webWith("a"))
       yield* TestKit.settle()
       expect(yield* cluster.get(Builtin.Service, at("a"))).toBeDefined()
       const creates = (yield* fake.requests).filter((r) => r.verb === "create" && r.resource === "v1/Service")
       expect(creates).toHaveLength(4)
       // Backoff, not a hot loop: the four attempts are spread over time (0.5 s, 1 s, 2 s, jittered).
       expect(creates.at(-1)!.time - creates[0]!.time).toBeGreaterThanOrEqual(2500)
-      const parent = yield* cluster.get(EchoServer, at("a"))
+      const parent = yield* cluster.get(Web, at("a"))
       expect(Conditions.get(Conditions.fromStatus(parent["status"]), Conditions.ReconcileError)?.status).toBe("False")
     }).pipe(Effect.provide(env)))
 
@@ -40,11 +36,11 @@ describe("engine under API faults", () => {
     Effect.gen(function*() {
       const fake = yield* FakeCluster.FakeCluster
       const cluster = yield* Cluster.Cluster
-      yield* fake.failNext({ verb: "updateStatus", type: EchoServer, times: 2, error: FakeCluster.errors.conflict() })
-      yield* TestKit.run(EchoOperator)
-      yield* cluster.create(EchoServer, echo("a"))
+      yield* fake.failNext({ verb: "updateStatus", type: Web, times: 2, error: FakeCluster.errors.conflict() })
+      yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, webWith("a"))
       yield* TestKit.settle()
-      const parent = yield* cluster.get(EchoServer, at("a"))
+      const parent = yield* cluster.get(Web, at("a"))
       expect((parent["status"] as { observedGeneration?: number }).observedGeneration).toBe(1)
       expect((yield* fake.requests).filter((r) => r.verb === "updateStatus").length).toBeGreaterThanOrEqual(3)
     }).pipe(Effect.provide(env)))
@@ -54,8 +50,8 @@ describe("engine under API faults", () => {
       const fake = yield* FakeCluster.FakeCluster
       const cluster = yield* Cluster.Cluster
       yield* fake.failNext({ verb: "apply", type: Builtin.Deployment, times: 1, error: FakeCluster.errors.tooManyRequests(30) })
-      yield* TestKit.run(EchoOperator)
-      yield* cluster.create(EchoServer, echo("a"))
+      yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, webWith("a"))
       yield* TestKit.settle()
       const applies = (yield* fake.requests).filter((r) => r.verb === "apply" && r.resource === "apps/v1/Deployment")
       expect(applies.length).toBeGreaterThanOrEqual(2)
@@ -67,13 +63,13 @@ describe("engine under API faults", () => {
     Effect.gen(function*() {
       const fake = yield* FakeCluster.FakeCluster
       const cluster = yield* Cluster.Cluster
-      const controller = yield* TestKit.run(EchoOperator)
-      yield* cluster.create(EchoServer, echo("a", "one"))
-      yield* cluster.create(EchoServer, echo("b"))
+      const controller = yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, webWith("a", "one"))
+      yield* cluster.create(Web, webWith("b"))
       yield* TestKit.settle()
       // The watches stall; meanwhile a parent changes, another is deleted, a child is deleted; then history is compacted.
       yield* fake.stallWatches
-      yield* cluster.patch(EchoServer, at("a"), { type: "merge", body: { spec: { message: "two" } } })
+      yield* cluster.patch(Web, at("a"), { type: "merge", body: { spec: { message: "two" } } })
       yield* cluster.delete(Builtin.Service, at("b"))
       yield* fake.compact
       yield* fake.dropWatches({ error: true })
@@ -91,11 +87,11 @@ describe("engine under API faults", () => {
     Effect.gen(function*() {
       const fake = yield* FakeCluster.FakeCluster
       const cluster = yield* Cluster.Cluster
-      yield* TestKit.run(EchoOperator)
-      yield* cluster.create(EchoServer, echo("a"))
+      yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, webWith("a"))
       yield* TestKit.settle()
       yield* fake.restart
-      yield* cluster.create(EchoServer, echo("late"))
+      yield* cluster.create(Web, webWith("late"))
       yield* TestClock.adjust("1 minute")
       yield* TestKit.settle()
       expect(yield* cluster.get(Builtin.Deployment, at("late"))).toBeDefined()
