@@ -33,7 +33,7 @@ export interface ChildConfig<A extends KubeObject = KubeObject> {
  *
  * @example
  * ```ts
- * children: [Child.of(Builtin.Deployment), Child.of(Builtin.Job, { update: "recreate" })]
+ * const children = [Child.of(Builtin.Deployment), Child.of(Builtin.Job, { update: "recreate" })]
  * ```
  * @since 0.1.0
  * @category constructors

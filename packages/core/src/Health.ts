@@ -7,6 +7,8 @@
  *
  * @example
  * ```ts
+ * declare const op: Operator.Operator<unknown, unknown, never, never>
+ *
  * const Main = Layer.mergeAll(Operator.layer(op), HttpRouter.serve(Health.routes)).pipe(
  *   Layer.provide(Controller.Controllers.layer),
  *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 })))

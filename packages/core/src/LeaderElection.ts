@@ -8,8 +8,10 @@
  *
  * @example
  * ```ts
+ * declare const EchoOperator: Operator.Operator<unknown, unknown, never, never>
+ *
  * const main = Layer.launch(Operator.layer(EchoOperator)).pipe(
- *   LeaderElection.run({ name: "echo-operator", namespace: "operators", identity: process.env.POD_NAME }),
+ *   LeaderElection.run({ name: "echo-operator", namespace: "operators", identity: process.env["POD_NAME"] ?? "local" }),
  *   Effect.provide(KubeCluster.layer), Effect.provide(ClientConfig.layerInCluster({ operatorName: "echo-operator" })))
  * NodeRuntime.runMain(main)   // exits non-zero on LeadershipLost; Kubernetes restarts the pod
  * ```

@@ -48,6 +48,8 @@ export const human = (write: (line: string) => void = (line) => console.log(line
  *
  * @example
  * ```ts
+ * declare const op: Operator.Operator<unknown, unknown, never, never>
+ *
  * Operator.layer(op).pipe(Layer.provide(Logging.layer({ format: "human", level: "Info" })))
  * ```
  * @since 0.1.0

@@ -81,6 +81,14 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  *
  * @example
  * ```ts
+ * const EchoServer = Resource.custom({
+ *   group: "example.com", version: "v1alpha1", kind: "EchoServer", plural: "echoservers",
+ *   spec: Schema.Struct({ message: Schema.String }),
+ *   status: Schema.Struct({})
+ * })
+ * const sync = (req: Handler.SyncRequest<typeof EchoServer.spec.Type, typeof EchoServer.status.Type>) =>
+ *   Effect.succeed({ status: {}, children: [] })
+ *
  * const operator = Operator.make({
  *   name: "echo-operator",
  *   parent: EchoServer,

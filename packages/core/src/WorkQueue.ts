@@ -19,6 +19,7 @@
  * ```ts
  * import { Effect } from "effect"
  * import { WorkQueue } from "@kubefx/core"
+ * declare const reconcile: (key: string) => Effect.Effect<void>
  *
  * const worker = (queue: WorkQueue.WorkQueue) =>
  *   Effect.gen(function*() {

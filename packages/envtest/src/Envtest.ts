@@ -10,6 +10,8 @@
  * @example
  * ```ts
  * import { Envtest } from "@kubefx/envtest"
+ * declare const widgetCrd: unknown                // e.g. Manifests.crd(Widget)
+ *
  * it.live("talks to a real server", () => Effect.gen(function*() {
  *   const env = yield* Envtest.make({ crds: [widgetCrd] })
  *   const res = yield* Envtest.request(env, { method: "GET", path: "/api/v1/namespaces" })

@@ -15,6 +15,8 @@
  * ```ts
  * import { layer } from "@effect/vitest"
  * import { EnvtestCluster } from "@kubefx/envtest"
+ * declare const crd: unknown                      // e.g. Manifests.crd(Widget)
+ * declare const configMap: Resource.KubeObject
  *
  * layer(EnvtestCluster.layer({ crds: [crd], controllerManager: true }), { timeout: "3 minutes", excludeTestServices: true })(
  *   "against a real API server", (it) => {
