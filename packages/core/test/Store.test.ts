@@ -61,4 +61,22 @@ describe("Store memory", () => {
     expect(s.get(Builtin.ConfigMap, "ns/a")?.metadata.managedFields).toBeUndefined()
     expect(s.get(Builtin.ConfigMap, "ns/a")?.metadata.resourceVersion).toBe("1")
   })
+
+  it("applyEvent: a relist of a namespaced watch replaces only that namespace; applied and deleted events pass through", () => {
+    const s = Store.make()
+    const inNs = (name: string, namespace: string, rv: string): KubeObject => ({ ...cm(name, rv), metadata: { ...cm(name, rv).metadata, namespace } })
+    Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Restarted", objects: [inNs("a", "one", "1"), inNs("b", "one", "2")] }, "one")
+    Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Restarted", objects: [inNs("c", "two", "3")] }, "two")
+    // namespace one relists without b: b goes, two's objects stay
+    const changes = Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Restarted", objects: [inNs("a", "one", "1")] }, "one")
+    expect(changes.map((c) => [c.previous?.metadata.name, c.current?.metadata.name])).toEqual([["b", undefined]])
+    expect(s.list(Builtin.ConfigMap).map((o) => o.metadata.name).sort()).toEqual(["a", "c"])
+    // without a namespace, a relist is the whole type
+    Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Restarted", objects: [inNs("c", "two", "3")] })
+    expect(s.list(Builtin.ConfigMap).map((o) => o.metadata.name)).toEqual(["c"])
+    expect(Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Applied", object: inNs("c", "two", "3") })).toEqual([])
+    expect(Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Applied", object: inNs("c", "two", "4") })).toHaveLength(1)
+    expect(Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Deleted", object: inNs("c", "two", "5") })).toHaveLength(1)
+    expect(s.size(Builtin.ConfigMap)).toBe(0)
+  })
 })
