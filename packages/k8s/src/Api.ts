@@ -10,10 +10,17 @@
  *
  * @example
  * ```ts
- * const Widgets = Api.custom(Widget)                    // Widget = Resource.custom({ ... spec, status })
- * const w = yield* Widgets.get({ namespace: "team", name: "w1" })
- * w.spec.size                                           // typed by Widget's spec Schema
+ * const Widget = Resource.custom({
+ *   group: "example.com", version: "v1", kind: "Widget", plural: "widgets",
+ *   spec: Schema.Struct({ size: Schema.Int }), status: Schema.Struct({})
+ * })
+ * const Widgets = Api.custom(Widget)
+ * const size = Effect.gen(function*() {
+ *   const w = yield* Widgets.get({ namespace: "team", name: "w1" })
+ *   return w.spec.size                                  // typed by Widget's spec Schema
+ * })
  *
+ * declare const MyDeploymentSchema: Schema.Codec<Builtin.Deployment, Resource.KubeObject>
  * const Deployments = Api.make(Builtin.Deployment, MyDeploymentSchema)
  * ```
  *

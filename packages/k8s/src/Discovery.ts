@@ -8,8 +8,11 @@
  *
  * @example
  * ```ts
- * const deployments = yield* Discovery.resolve({ kind: "Deployment" })          // apps/v1, "deployments"
- * const widgets = yield* Discovery.resolve(Discovery.query("example.com/v1", "Widget"))
+ * const types = Effect.gen(function*() {
+ *   const deployments = yield* Discovery.resolve({ kind: "Deployment" })          // apps/v1, "deployments"
+ *   const widgets = yield* Discovery.resolve(Discovery.query("example.com/v1", "Widget"))
+ *   return [deployments, widgets]
+ * })
  * ```
  *
  * @since 0.1.0

@@ -247,7 +247,7 @@ const make = (options: Options) =>
     }
 
     const replace: Cluster.Cluster["Service"]["replace"] = (type, object, options) =>
-      onObject(type, "replace", "PUT", addressOf(object), { query: writeQuery(options), body: object })
+      onObject(type, "update", "PUT", addressOf(object), { query: writeQuery(options), body: object })
 
     const apply: Cluster.Cluster["Service"]["apply"] = (type, object, options) => {
       const shape: Call = {
@@ -291,7 +291,7 @@ const make = (options: Options) =>
     }
 
     const replaceStatus: Cluster.Cluster["Service"]["replaceStatus"] = (type, object, options) =>
-      onObject(type, "replaceStatus", "PUT", addressOf(object), { query: writeQuery(options), body: object }, "status")
+      onObject(type, "updateStatus", "PUT", addressOf(object), { query: writeQuery(options), body: object }, "status")
 
     return Cluster.Cluster.of({
       get,

@@ -5,11 +5,12 @@
  *
  * @internal
  */
-import { ClusterError } from "@kubefx/core"
+import { Cluster, ClusterError } from "@kubefx/core"
 import { Clock, Context, Duration, Effect, Layer, Random, Redacted, Result, type Scope } from "effect"
 import { ClientConfig } from "../ClientConfig.ts"
 import { ConfigError } from "../ClientConfigError.ts"
 import * as Http from "./http.ts"
+import * as Json from "./json.ts"
 import { type Query, withQuery } from "./paths.ts"
 import * as Wire from "./wire.ts"
 
@@ -20,19 +21,11 @@ export interface Target {
   readonly name?: string
 }
 
-/** The operation, for messages and for deciding what is safe to retry. */
-export type Verb =
-  | "get"
-  | "list"
-  | "watch"
-  | "create"
-  | "replace"
-  | "apply"
-  | "patch"
-  | "delete"
-  | "replaceStatus"
-  | "patchStatus"
-  | "discover"
+/**
+ * The operation, for messages and for deciding what is safe to retry: the API server's verb (core's
+ * `Cluster.Verb`), or `discover` for a discovery read.
+ */
+export type Verb = Cluster.Verb | "discover"
 
 /** One API call. */
 export interface Call {
@@ -57,11 +50,11 @@ const verbLabels: Record<Verb, string> = {
   list: "list",
   watch: "watch",
   create: "create",
-  replace: "update",
+  update: "update",
   apply: "apply",
   patch: "patch",
   delete: "delete",
-  replaceStatus: "update status of",
+  updateStatus: "update status of",
   patchStatus: "patch status of",
   discover: "discover"
 }
@@ -215,7 +208,7 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
 
   /** Whether two prepared requests carry the same credentials (headers and TLS identity). */
   const sameCredentials = (a: Prepared, b: Prepared): boolean =>
-    a.agent === b.agent && JSON.stringify(a.request.headers) === JSON.stringify(b.request.headers)
+    a.agent === b.agent && Json.equals(a.request.headers, b.request.headers)
 
   const errorOf = (call: Call, res: Http.HttpResponse, note: string) =>
     Http.readText(res.body, pool).pipe(
@@ -309,7 +302,7 @@ export const defaultRetry: RetryPolicy = {
   maxDelay: Duration.seconds(5)
 }
 
-const isRead = (verb: Verb): boolean => verb === "get" || verb === "list" || verb === "watch" || verb === "discover"
+const isRead = (verb: Verb): boolean => verb === "discover" || !Cluster.writeVerbs.has(verb)
 
 /**
  * Whether a failed call may be sent again.
