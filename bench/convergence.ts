@@ -13,13 +13,18 @@
  *
  * @since 0.1.0
  */
-import { Builtin, Logging, Operator, type Resource } from "@kubefx/core"
+import { Builtin, Cluster, type Controller, Operator, type Resource } from "@kubefx/core"
 import { FakeCluster } from "@kubefx/testkit"
-import { Effect, Exit, Layer, Logger, References, Scope } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { pathToFileURL } from "node:url"
 import { Directory } from "../examples/echo-server/src/Directory.ts"
 import { EchoServer } from "../examples/echo-server/src/EchoServer.ts"
 import { EchoOperator } from "../examples/echo-server/src/operator.ts"
+import { flags } from "./harness/args.ts"
+import { layerWarnings, type WarningCount } from "./harness/logging.ts"
+import { poll } from "./harness/poll.ts"
+import { collectGarbage, cpuMillisSince, memorySampler, MiB } from "./harness/sample.ts"
+import { parentObject } from "./harness/workload.ts"
 
 /**
  * `"seeded"`: every parent exists before the operator starts (a cold start on a full cluster).
@@ -94,50 +99,6 @@ export interface ConvergenceResult {
   readonly resyncMillis: number
 }
 
-const MiB = 1024 * 1024
-
-const parentObject = (i: number): Resource.KubeObject => ({
-  apiVersion: EchoServer.apiVersion,
-  kind: EchoServer.kind,
-  metadata: { name: `echo-${i}`, namespace: "default" },
-  spec: { message: `hello ${i}`, replicas: 1 }
-})
-
-/** Peak `process.memoryUsage()` over a window, sampled every 50 ms by a timer outside the Effect runtime. */
-const memorySampler = () => {
-  let rss = 0
-  let heap = 0
-  const sample = () => {
-    const m = process.memoryUsage()
-    if (m.rss > rss) rss = m.rss
-    if (m.heapUsed > heap) heap = m.heapUsed
-  }
-  sample()
-  const timer = setInterval(sample, 50)
-  return {
-    stop: () => {
-      clearInterval(timer)
-      sample()
-      return { rss, heap }
-    }
-  }
-}
-
-const collectGarbage = () => {
-  if (globalThis.gc === undefined) throw new Error("run node with --expose-gc: memory figures need global.gc()")
-  globalThis.gc()
-  globalThis.gc()
-}
-
-/** Warnings go to stderr (the first few) and are counted; lower levels are not even formatted. */
-const loggingLayer = (counter: { warnings: number }) => {
-  const human = Logging.human((line) => {
-    counter.warnings++
-    if (counter.warnings <= 10) process.stderr.write(`${line}\n`)
-  })
-  return Layer.mergeAll(Logger.layer([human]), Layer.succeed(References.MinimumLogLevel, "Warn"))
-}
-
 /** Every parent reports the status of its current generation and has both children, owned by it. */
 const isConverged = (parents: number) =>
   Effect.gen(function*() {
@@ -160,35 +121,34 @@ const isConverged = (parents: number) =>
  * the full check (a copy of every object) runs only when the controller is idle, at most every 250 ms. The
  * time returned is when the idle state that passed the check was first seen.
  */
-const awaitConverged = (controller: Operator.Controller, parents: number, deadline: number) =>
-  Effect.gen(function*() {
-    let lastCheck = 0
-    while (performance.now() < deadline) {
-      yield* Effect.sleep("10 millis")
-      if (!(yield* controller.hasSynced) || !(yield* controller.isIdle)) continue
+const awaitConverged = (controller: Controller.Controller, parents: number, deadline: number) => {
+  let lastCheck = 0
+  return poll(
+    Effect.gen(function*() {
+      if (!(yield* controller.hasSynced) || !(yield* controller.isIdle)) return undefined
       const idleAt = performance.now()
-      if (idleAt - lastCheck < 250) continue
+      if (idleAt - lastCheck < 250) return undefined
       lastCheck = idleAt
-      if (yield* isConverged(parents)) return idleAt
-    }
-    return undefined
-  })
+      return (yield* isConverged(parents)) ? idleAt : undefined
+    }),
+    { every: "10 millis", deadline }
+  )
+}
 
 /** Waits until the controller has run at least `reconciles` reconciles and is idle. */
-const awaitReconciles = (controller: Operator.Controller, reconciles: number, deadline: number) =>
-  Effect.gen(function*() {
-    while (performance.now() < deadline) {
-      yield* Effect.sleep("10 millis")
+const awaitReconciles = (controller: Controller.Controller, reconciles: number, deadline: number) =>
+  poll(
+    Effect.gen(function*() {
       const stats = yield* controller.stats
-      if (stats.reconciles >= reconciles && (yield* controller.isIdle)) return performance.now()
-    }
-    return undefined
-  })
+      return stats.reconciles >= reconciles && (yield* controller.isIdle) ? performance.now() : undefined
+    }),
+    { every: "10 millis", deadline }
+  )
 
 const countRequests = Effect.gen(function*() {
   const fake = yield* FakeCluster.FakeCluster
   const requests = yield* fake.requests
-  const writes = requests.filter((r) => FakeCluster.writeVerbs.has(r.verb)).length
+  const writes = requests.filter((r) => Cluster.writeVerbs.has(r.verb)).length
   return { writes, reads: requests.length - writes }
 })
 
@@ -202,7 +162,7 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
   const concurrency = options.concurrency ?? 4
   const timeoutMillis = options.timeoutMillis ?? 600_000
   const resyncMillis = options.resyncMillis ?? Math.max(2000, options.parents)
-  const counter = { warnings: 0 }
+  const counter: WarningCount = { warnings: 0 }
   const objects = Array.from({ length: options.parents }, (_, i) => parentObject(i))
   const operator = (resyncPeriod: number) =>
     // Never resyncs while converging: a resync would add its own load to what is measured.
@@ -220,7 +180,7 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
     const converge = Effect.gen(function*() {
       let start: number
       let cpuStart: NodeJS.CpuUsage
-      let controller: Operator.Controller
+      let controller: Controller.Controller
       if (options.mode === "seeded") {
         yield* fake.seed(EchoServer, objects)
         start = performance.now()
@@ -238,7 +198,7 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
         }
       }
       const convergedAt = yield* awaitConverged(controller, options.parents, deadline)
-      const cpu = process.cpuUsage(cpuStart)
+      const cpuMillis = cpuMillisSince(cpuStart)
       const memory = sampler.stop()
       const requests = yield* countRequests
       const stats = yield* controller.stats
@@ -246,9 +206,9 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
       yield* fake.clearRequests
       collectGarbage()
       const retainedHeap = process.memoryUsage().heapUsed
-      return { start, convergedAt, cpu, memory, requests, stats, retainedHeap }
+      return { start, convergedAt, cpuMillis, memory, requests, stats, retainedHeap }
     })
-    const { convergedAt, cpu, memory, requests: { reads, writes }, retainedHeap, start, stats } = yield* converge
+    const { convergedAt, cpuMillis, memory, requests: { reads, writes }, retainedHeap, start, stats } = yield* converge
     const warnings = counter.warnings
     yield* Scope.close(first, Exit.void)
     collectGarbage()
@@ -289,7 +249,7 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
       concurrency,
       converged: convergedAt !== undefined,
       convergeMillis: (convergedAt ?? performance.now()) - start,
-      cpuMillis: (cpu.user + cpu.system) / 1000,
+      cpuMillis,
       writes,
       reads,
       reconciles: stats.reconciles,
@@ -313,31 +273,21 @@ export const runConvergence = (options: ConvergenceOptions): Effect.Effect<Conve
   return program.pipe(
     Effect.provide(Directory.layerMemory),
     Effect.provide(FakeCluster.layer({ types: [EchoServer] })),
-    Effect.provide(loggingLayer(counter)),
+    Effect.provide(layerWarnings(counter)),
     Effect.orDie // seeding valid objects into a fresh cluster cannot fail; if it does, the benchmark is broken
   )
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): ConvergenceOptions => {
-  const value = (flag: string) => {
-    const i = argv.indexOf(flag)
-    return i === -1 ? undefined : argv[i + 1]
-  }
-  const int = (flag: string, fallback: number) => {
-    const raw = value(flag)
-    if (raw === undefined) return fallback
-    const n = Number(raw)
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${JSON.stringify(raw)}`)
-    return n
-  }
-  const mode = value("--mode") ?? "seeded"
+  const args = flags(argv)
+  const mode = args.value("--mode") ?? "seeded"
   if (mode !== "seeded" && mode !== "live") throw new Error(`--mode is "seeded" or "live", got ${JSON.stringify(mode)}`)
   return {
-    parents: int("--parents", 1000),
+    parents: args.int("--parents", 1000),
     mode,
-    concurrency: int("--concurrency", 4),
-    timeoutMillis: int("--timeout-ms", 600_000),
-    ...(value("--resync-ms") === undefined ? {} : { resyncMillis: int("--resync-ms", 2000) })
+    concurrency: args.int("--concurrency", 4),
+    timeoutMillis: args.int("--timeout-ms", 600_000),
+    ...(args.value("--resync-ms") === undefined ? {} : { resyncMillis: args.int("--resync-ms", 2000) })
   }
 }
 

@@ -14,11 +14,16 @@
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { fileURLToPath } from "node:url"
-import { apiserverSection, apiserverTargets, existingSection, parseApiserverArgs, runApiserverBench } from "./apiserver.ts"
+import { runApiserverBench } from "./apiserver.ts"
+import { parseApiserverArgs } from "./apiserver/options.ts"
+import { apiserverSection, apiserverTargets } from "./apiserver/render.ts"
 import type { ConvergenceResult, Mode } from "./convergence.ts"
+import { flags } from "./harness/args.ts"
+import { medianBy } from "./harness/median.ts"
+import { readmePath, readSection, writeReadme } from "./harness/readme.ts"
+import { dateLine, machineLine, seconds, type Target, targetTable } from "./harness/render.ts"
 import { type QueueBenchRow, runQueueBench, toMarkdown as queueMarkdown } from "./queue.ts"
 
 /**
@@ -52,7 +57,6 @@ const writesPerParentTarget = 4 // finalizer, Deployment, Service, status: the f
 const linearRatioTarget = 10
 const tenThousandTargetMillis = 120_000
 
-const benchDir = fileURLToPath(new URL(".", import.meta.url))
 const convergenceScript = fileURLToPath(new URL("./convergence.ts", import.meta.url))
 
 /** Runs one case in a child process and parses the `RESULT` line it prints; warnings pass through to stderr. */
@@ -93,14 +97,7 @@ const runCase = (c: Case): Promise<ConvergenceResult> =>
 
 const describe = (c: Case) => `${c.parents} parents, ${c.mode}, ${c.concurrency} workers`
 
-const median = (runs: ReadonlyArray<ConvergenceResult>): ConvergenceResult => {
-  const sorted = [...runs].sort((a, b) => a.convergeMillis - b.convergeMillis)
-  return sorted[Math.floor((sorted.length - 1) / 2)]!
-}
-
 const fmt = (n: number | null, digits = 1) => (n === null ? "n/a" : n.toFixed(digits))
-const seconds = (ms: number | null) => (ms === null ? "n/a" : (ms / 1000).toFixed(2))
-const mark = (ok: boolean) => (ok ? "pass" : "**FAIL**")
 
 const convergenceTable = (results: ReadonlyArray<ConvergenceResult>): string =>
   [
@@ -116,12 +113,6 @@ const convergenceTable = (results: ReadonlyArray<ConvergenceResult>): string =>
       } (${r.resyncReconciles}) |`
     )
   ].join("\n")
-
-interface Target {
-  readonly target: string
-  readonly measured: string
-  readonly ok: boolean
-}
 
 const targets = (queue: ReadonlyArray<QueueBenchRow>, results: ReadonlyArray<ConvergenceResult>): ReadonlyArray<Target> => {
   const out: Array<Target> = []
@@ -159,16 +150,6 @@ const targets = (queue: ReadonlyArray<QueueBenchRow>, results: ReadonlyArray<Con
     })
   }
   return out
-}
-
-const targetTable = (ts: ReadonlyArray<Target>) =>
-  ["| target | measured | result |", "|---|---:|---|", ...ts.map((t) => `| ${t.target} | ${t.measured} | ${mark(t.ok)} |`)].join("\n")
-
-const machine = (load: ReadonlyArray<number>) => {
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU"
-  return `${os.availableParallelism()} CPUs (${cpu}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}; load average at start ${
-    load.map((x) => x.toFixed(2)).join(" / ")
-  }`
 }
 
 const readme = (options: {
@@ -231,19 +212,13 @@ ${queueMarkdown(options.queue)}
 ${options.apiserver === undefined ? "" : `\n${options.apiserver}\n`}`
 
 const main = async () => {
-  const argv = process.argv.slice(2)
-  const flag = (name: string) => {
-    const i = argv.indexOf(name)
-    return i === -1 ? undefined : argv[i + 1]
-  }
-  const repeat = Number(flag("--repeat") ?? "1")
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat needs a positive integer`)
-  const sizes = (flag("--sizes") ?? "1000,10000").split(",").map(Number)
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes needs positive integers, e.g. 1000,10000`)
-  const write = !argv.includes("--no-write")
-  const apiserver = argv.includes("--apiserver")
+  const args = flags(process.argv.slice(2))
+  const repeat = args.int("--repeat", 1)
+  const sizes = args.ints("--sizes", [1000, 10000])
+  const write = !args.has("--no-write")
+  const apiserver = args.has("--apiserver")
   const load = os.loadavg()
-  const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC"
+  const date = dateLine()
 
   console.log("WorkQueue micro-benchmark...")
   const queue = await Effect.runPromise(runQueueBench())
@@ -258,7 +233,7 @@ const main = async () => {
       console.log(`  ${r.converged ? "converged" : "DID NOT CONVERGE"} in ${seconds(r.convergeMillis)} s, ${r.writes} writes, peak RSS ${fmt(r.peakRssMiB, 0)} MiB, restart/resync writes ${r.restartWrites ?? "n/a"}/${r.resyncWrites ?? "n/a"}`)
       runs.push(r)
     }
-    results.push(median(runs))
+    results.push(medianBy(runs, (r) => r.convergeMillis))
   }
 
   const ts = [...targets(queue, results)]
@@ -269,17 +244,13 @@ const main = async () => {
     ts.push(...apiserverTargets(report))
   } else {
     // Not measured this time: keep the last real-API-server results.
-    try {
-      section = existingSection(readFileSync(`${benchDir}README.md`, "utf8"))
-    } catch {
-      section = undefined
-    }
+    section = readSection()
   }
-  const text = readme({ date, machine: machine(load), repeat, queue, results, targets: ts, apiserver: section })
+  const text = readme({ date, machine: machineLine(load), repeat, queue, results, targets: ts, apiserver: section })
   console.log(`\n${text}`)
   if (write) {
-    writeFileSync(`${benchDir}README.md`, text)
-    console.log(`wrote ${benchDir}README.md`)
+    writeReadme(text)
+    console.log(`wrote ${readmePath}`)
   }
   if (ts.some((t) => !t.ok)) process.exitCode = 1
 }
