@@ -171,6 +171,3 @@ export const run: <Spec, Status, E, R>(
  */
 export const layer = <Spec, Status, E, R>(operator: Operator<Spec, Status, E, R>): Layer.Layer<never, never, Cluster | R> =>
   Layer.effectDiscard(run(operator))
-
-/** @deprecated moved: use `Controller.Controller` (kept until every caller has moved). */
-export type Controller = Ctl.Controller

@@ -9,6 +9,8 @@
  *
  * @example
  * ```ts
+ * declare const EchoServer: Resource.CustomResource<{ readonly message: string }, {}, any, any>
+ *
  * it.effect("creates a child", () =>
  *   Effect.gen(function*() {
  *     const cluster = yield* Cluster.Cluster
@@ -21,11 +23,13 @@
  * @since 0.1.0
  */
 import { Builtin, Cluster, ClusterError, Resource } from "@kubefx/core"
-import { Cause, Clock, Context, Duration, Effect, Layer, Queue, Random, Schedule, Schema, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schema, Stream } from "effect"
+import { currentEnv, run } from "./internal/fakeCluster/bridge.ts"
 import { engine } from "./internal/fakeCluster/engine.ts"
+import { inject, matches, type PendingFault, target, toMatch } from "./internal/fakeCluster/faults.ts"
+import type { Env } from "./internal/fakeCluster/model.ts"
 import { State } from "./internal/fakeCluster/state.ts"
-import type { Env } from "./internal/fakeCluster/state.ts"
-import type { TypeInfo } from "./internal/fakeCluster/types.ts"
+import { bookmarkEvent, drop, offer, type OpenWatch, openWatch, resume } from "./internal/fakeCluster/watchStreams.ts"
 
 /**
  * @since 0.1.0
@@ -55,37 +59,27 @@ export interface Options {
 }
 
 /**
- * A verb as the API server's audit log names it.
+ * A verb as the API server's audit log names it. The same as `Cluster.Verb`, kubefx's one vocabulary
+ * for requests.
  *
  * @since 0.1.0
  * @category models
  */
-export const Verb = Schema.Literals([
-  "get",
-  "list",
-  "watch",
-  "create",
-  "update",
-  "patch",
-  "apply",
-  "delete",
-  "updateStatus",
-  "patchStatus"
-])
+export const Verb = Cluster.Verb
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type Verb = typeof Verb.Type
+export type Verb = Cluster.Verb
 
 /**
- * Verbs that can change the cluster.
+ * Verbs that can change the cluster (`Cluster.writeVerbs`).
  *
  * @since 0.1.0
  * @category constants
  */
-export const writeVerbs: ReadonlySet<Verb> = new Set(["create", "update", "patch", "apply", "delete", "updateStatus", "patchStatus"])
+export const writeVerbs: ReadonlySet<Verb> = Cluster.writeVerbs
 
 /**
  * One call made through the `Cluster` port.
@@ -294,48 +288,6 @@ export const errors = {
   timeout: (duration: Duration.Input): FaultError => ({ timeout: Duration.fromInputUnsafe(duration) })
 }
 
-interface OpenWatch {
-  readonly info: TypeInfo
-  readonly queue: Queue.Queue<Cluster.WatchEvent, ClusterError.ClusterError | Cause.Done>
-  readonly allowBookmarks: boolean
-  /** Events held back while the watch is stalled. */
-  held: Array<Cluster.WatchEvent> | undefined
-}
-
-const offer = (w: OpenWatch, event: Cluster.WatchEvent) => {
-  if (w.held !== undefined) w.held.push(event)
-  else Queue.offerUnsafe(w.queue, event)
-}
-
-const matches = (match: Match, request: Omit<Request, "time">) =>
-  (match.verb === undefined || match.verb === request.verb) &&
-  (match.resource === undefined || match.resource === request.resource) &&
-  (match.namespace === undefined || match.namespace === (request.namespace ?? "")) &&
-  (match.name === undefined || match.name === (request.name ?? ""))
-
-const toMatch = (input: MatchInput): Match => ({
-  ...(input.verb === undefined ? {} : { verb: input.verb }),
-  ...(input.type !== undefined
-    ? { resource: Resource.typeKey(input.type) }
-    : input.resource === undefined
-    ? {}
-    : { resource: input.resource }),
-  ...(input.namespace === undefined ? {} : { namespace: input.namespace }),
-  ...(input.name === undefined ? {} : { name: input.name })
-})
-
-interface PendingFault {
-  readonly match: Match
-  readonly error: FaultError
-  readonly when: "before" | "after"
-  remaining: number
-}
-
-const bookmarkEvent = (info: TypeInfo, rv: number): Cluster.WatchEvent => ({
-  type: "BOOKMARK",
-  object: { apiVersion: info.type.apiVersion, kind: info.type.kind, metadata: { resourceVersion: String(rv) } }
-})
-
 /**
  * Builds a fresh cluster: its `Cluster` port and its controls.
  *
@@ -362,32 +314,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   let faults: Array<PendingFault> = []
   let latencies: Array<{ readonly match: Match; readonly duration: Duration.Duration }> = []
 
-  /** Runs one synchronous state operation; a thrown `ClusterError` becomes the typed failure. */
-  const run = <A>(f: (env: Env) => A): Effect.Effect<A, ClusterError.ClusterError> =>
-    Effect.flatMap(currentEnv, (env) =>
-      Effect.suspend(() => {
-        try {
-          return Effect.succeed(f(env))
-        } catch (e) {
-          if (ClusterError.isClusterError(e)) return Effect.fail(e)
-          return Effect.die(e)
-        }
-      }))
-
-  const inject = (error: FaultError, request: Omit<Request, "time">): Effect.Effect<never, ClusterError.ClusterError> => {
-    if (!("timeout" in error)) return Effect.fail(error)
-    const millis = Duration.toMillis(error.timeout)
-    return Effect.sleep(error.timeout).pipe(
-      Effect.andThen(Effect.fail(
-        new ClusterError.Transport({
-          message: `${request.verb} ${request.resource}: the request timed out after ${millis}ms (injected)`,
-          resource: request.resource,
-          ...target(request.namespace, request.name)
-        })
-      ))
-    )
-  }
-
   /** One request: recorded, delayed and failed as the test controls say, then run against the state. */
   const call = <A>(request: Omit<Request, "time">, op: (env: Env) => A): Effect.Effect<A, ClusterError.ClusterError> =>
     Effect.gen(function*() {
@@ -405,11 +331,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if (fault !== undefined) return yield* inject(fault.error, request)
       return result
     })
-
-  const target = (namespace: string | undefined, name: string | undefined) => ({
-    ...(namespace === undefined || namespace === "" ? {} : { namespace }),
-    ...(name === undefined || name === "" ? {} : { name })
-  })
 
   const metaOf = (object: Resource.KubeObject): Resource.ObjectMeta => object?.metadata ?? {}
 
@@ -452,7 +373,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     watch: (type, options) =>
       Stream.unwrap(
         call(writeRequest("watch", type, { namespace: options.namespace }, {}), () => state.resolve(type)).pipe(
-          Effect.map((info) => openWatch(info, options))
+          Effect.map((info) => openWatch(state, watches, bookmarkInterval, info, options))
         )
       ) as any,
     create: (type, object, options = {}) =>
@@ -497,68 +418,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       )
   })
 
-  const openWatch = (info: TypeInfo, options: Cluster.WatchOptions): Stream.Stream<Cluster.WatchEvent, ClusterError.ClusterError> =>
-    Stream.callback<Cluster.WatchEvent, ClusterError.ClusterError>((queue) =>
-      Effect.gen(function*() {
-        const w: OpenWatch = { info, queue, allowBookmarks: options.allowBookmarks === true, held: undefined }
-        const from = options.resourceVersion === "" || options.resourceVersion === "0"
-          ? undefined
-          : Number(options.resourceVersion)
-        // A watch from a future version waits, silently, for what comes after that version.
-        const deliver = (event: Cluster.WatchEvent) => {
-          if (from !== undefined && Number(event.object.metadata.resourceVersion) <= from) return
-          offer(w, event)
-        }
-        // Registration and replay happen in one synchronous step, so no live event can overtake the replay.
-        yield* Effect.acquireRelease(
-          run(() => {
-            const r = state.watch(info, options, deliver)
-            for (const event of r.replay) offer(w, event)
-            watches.add(w)
-            return r
-          }),
-          (r) =>
-            Effect.sync(() => {
-              state.unwatch(r.sink)
-              watches.delete(w)
-            })
-        )
-        // As the watch cache: a bookmark only once the type has moved past where the watch started.
-        const startRv = from ?? state.rv
-        const sendBookmark = Effect.sync(() => {
-          if (state.rv > startRv) offer(w, bookmarkEvent(info, state.rv))
-        })
-        if (options.timeoutSeconds !== undefined && options.timeoutSeconds > 0) {
-          yield* Effect.forkScoped(
-            Effect.sleep(Duration.seconds(options.timeoutSeconds)).pipe(Effect.andThen(Effect.sync(() => Queue.endUnsafe(queue))))
-          )
-          // The watch cache also sends one 2 s before the watch's deadline, so the client resumes from there.
-          if (w.allowBookmarks && options.timeoutSeconds > 2) {
-            yield* Effect.forkScoped(Effect.delay(sendBookmark, Duration.seconds(options.timeoutSeconds - 2)))
-          }
-        }
-        if (w.allowBookmarks) {
-          yield* Effect.forkScoped(sendBookmark.pipe(Effect.delay(bookmarkInterval), Effect.repeat(Schedule.forever)))
-        }
-      })
-    )
-
-  const resume = () => {
-    for (const w of watches) {
-      const held = w.held
-      w.held = undefined
-      for (const event of held ?? []) Queue.offerUnsafe(w.queue, event)
-    }
-  }
-
-  const drop = (error: boolean, reason: string) => {
-    for (const w of watches) {
-      if (error) {
-        Queue.failCauseUnsafe(w.queue, Cause.fail(new ClusterError.Transport({ message: reason, resource: w.info.key })))
-      } else Queue.endUnsafe(w.queue)
-    }
-  }
-
   const fake = FakeCluster.of({
     register: (type) => Effect.sync(() => void state.register(type)),
     objects: (type) =>
@@ -599,28 +458,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     clearFaults: Effect.sync(() => {
       faults = []
       latencies = []
-      resume()
+      resume(watches)
     }),
     stallWatches: Effect.sync(() => {
       for (const w of watches) w.held ??= []
     }),
-    resumeWatches: Effect.sync(resume),
+    resumeWatches: Effect.sync(() => resume(watches)),
     dropWatches: (options = {}) =>
-      Effect.sync(() => drop(options.error === true, "the watch connection was closed (injected)")),
+      Effect.sync(() => drop(watches, options.error === true, "the watch connection was closed (injected)")),
     compact: Effect.sync(() => state.compact()),
     restart: Effect.sync(() => {
-      drop(true, "the API server restarted: connection reset (injected)")
+      drop(watches, true, "the API server restarted: connection reset (injected)")
       state.compact()
     })
   })
 
   return { cluster, fake } as const
-})
-
-const currentEnv: Effect.Effect<Env> = Effect.gen(function*() {
-  const now = yield* Clock.currentTimeMillis
-  const random = yield* Random.Random
-  return { now, random: () => random.nextDoubleUnsafe() }
 })
 
 /**

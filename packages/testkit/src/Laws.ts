@@ -14,6 +14,11 @@
  *
  * @example
  * ```ts
+ * declare const EchoOperator: Operator.Operator<{ readonly message: string }, {}, never, Directory>
+ * declare class Directory extends Context.Service<Directory, {}>()("Directory") {
+ *   static readonly layerMemory: Layer.Layer<Directory>
+ * }
+ *
  * it.effect("obeys the operator laws", () => Laws.check(EchoOperator, { provide: Directory.layerMemory }))
  * ```
  * @since 0.1.0
@@ -449,10 +454,10 @@ const runHistory = <Spec, Status, E, R>(
       }
       case "idempotence": {
         const kit = yield* TestKit.TestKit
-        const before = kit.requests.filter((r) => TestKit.writeVerbs.has(r.verb)).length
+        const before = kit.requests.filter((r) => Cluster.writeVerbs.has(r.verb)).length
         yield* TestKitClock.adjust(operator.resyncPeriod)
         yield* TestKit.settle().pipe(Effect.mapError((e) => violation(law, e.message)))
-        const made = kit.requests.filter((r) => TestKit.writeVerbs.has(r.verb)).slice(before)
+        const made = kit.requests.filter((r) => Cluster.writeVerbs.has(r.verb)).slice(before)
         if (made.length > 0) {
           return yield* violation(law, `a resync of the converged cluster wrote: ${made.map((r) => `${r.verb} ${r.resource} ${r.namespace}/${r.name}`).join(", ")}`)
         }

@@ -10,8 +10,9 @@
  */
 import type { Cluster } from "@kubefx/core"
 import { JsonPointer, Result, Schema } from "effect"
-import { deepEqual, fieldPattern, isObject, itemPattern, type JsonObject, typeAt } from "./internal/structured.ts"
-import { defaultListKeys, type ListKeys } from "./ServerSideApply.ts"
+import { jsonEqual } from "./internal/json.ts"
+import { defaultListKeys, type ListKeys } from "./internal/listKeys.ts"
+import { fieldPattern, isObject, itemPattern, type JsonObject, typeAt } from "./internal/structured.ts"
 
 /**
  * A patch that cannot be applied. `operation` is the index of the failing JSON patch operation and
@@ -59,7 +60,7 @@ export const createMergePatch = (from: unknown, to: unknown): unknown => {
   for (const k of Object.keys(base)) if (!Object.hasOwn(to, k)) out[k] = null
   for (const [k, v] of Object.entries(to)) {
     if (Object.hasOwn(base, k)) {
-      if (deepEqual(base[k], v)) continue
+      if (jsonEqual(base[k], v)) continue
       out[k] = isObject(v) && isObject(base[k]) ? createMergePatch(base[k], v) : v
     } else {
       out[k] = isObject(v) ? createMergePatch(undefined, v) : v
@@ -197,7 +198,7 @@ export const jsonPatch = (
           doc = addAt(doc, path, clone(getAt(doc, from())))
           break
         case "test":
-          if (!deepEqual(getAt(doc, path), needValue())) throw new Failure("test failed: the value differs")
+          if (!jsonEqual(getAt(doc, path), needValue())) throw new Failure("test failed: the value differs")
           break
         default:
           throw new Failure(`unknown operation ${JSON.stringify((op as { op: unknown }).op)}`)
@@ -255,7 +256,7 @@ export const strategicMergePatch = (
         if (!Array.isArray(v)) fail(`${at}/${name}`, "$deleteFromPrimitiveList needs a list")
         const current = out[name]
         if (Array.isArray(current)) {
-          out[name] = current.filter((item) => !(v as Array<unknown>).some((d) => deepEqual(d, item)))
+          out[name] = current.filter((item) => !(v as Array<unknown>).some((d) => jsonEqual(d, item)))
         }
         continue
       }
@@ -281,16 +282,16 @@ export const strategicMergePatch = (
     }
     const base = Array.isArray(original) ? original.slice() : []
     if (t?.type === "set") {
-      for (const item of p) if (!base.some((b) => deepEqual(b, item))) base.push(item)
+      for (const item of p) if (!base.some((b) => jsonEqual(b, item))) base.push(item)
       return base
     }
     if (mergeKey === undefined) return p
     p.forEach((item, i) => {
       if (!isObject(item)) return fail(`${at}/${i}`, `list item is not an object (merge key ${mergeKey})`)
       if (!Object.hasOwn(item, mergeKey)) return fail(`${at}/${i}`, `item does not contain declared merge key: ${mergeKey}`)
-      const idx = base.findIndex((b) => isObject(b) && deepEqual(b[mergeKey], item[mergeKey]))
+      const idx = base.findIndex((b) => isObject(b) && jsonEqual(b[mergeKey], item[mergeKey]))
       if (item.$patch === "delete") {
-        const keep = base.filter((b) => !(isObject(b) && deepEqual(b[mergeKey], item[mergeKey])))
+        const keep = base.filter((b) => !(isObject(b) && jsonEqual(b[mergeKey], item[mergeKey])))
         base.length = 0
         base.push(...keep)
         return

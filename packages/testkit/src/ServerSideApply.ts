@@ -22,6 +22,9 @@
 import { ClusterError, type Resource } from "@kubefx/core"
 import { Result, Schema } from "effect"
 import * as FieldSet from "./FieldSet.ts"
+import { jsonEqual } from "./internal/json.ts"
+import * as InternalListKeys from "./internal/listKeys.ts"
+import * as Managed from "./internal/managedFields.ts"
 import * as Structured from "./internal/structured.ts"
 
 /**
@@ -36,15 +39,7 @@ import * as Structured from "./internal/structured.ts"
  * @since 0.1.0
  * @category models
  */
-export type ListType =
-  | {
-    readonly type: "map"
-    readonly keys: ReadonlyArray<string>
-    readonly defaults?: Readonly<Record<string, string | number | boolean>>
-    readonly patchMergeKey?: string
-  }
-  | { readonly type: "set" }
-  | { readonly type: "atomic"; readonly patchMergeKey?: string }
+export type ListType = InternalListKeys.ListType
 
 /**
  * Where lists are associative: a table from a field pattern to its `ListType`. A pattern is the
@@ -54,7 +49,7 @@ export type ListType =
  * @since 0.1.0
  * @category models
  */
-export type ListKeys = { readonly [pattern: string]: ListType }
+export type ListKeys = InternalListKeys.ListKeys
 
 /**
  * An associative list keyed by these fields.
@@ -62,13 +57,13 @@ export type ListKeys = { readonly [pattern: string]: ListType }
  * @since 0.1.0
  * @category constructors
  */
-export const listMap = (
+export const listMap: (
   keys: ReadonlyArray<string>,
   options?: {
     readonly defaults?: Readonly<Record<string, string | number | boolean>>
     readonly patchMergeKey?: string
   }
-): ListType => ({ type: "map", keys, ...options })
+) => ListType = InternalListKeys.listMap
 
 /**
  * A list of distinct scalars.
@@ -76,7 +71,7 @@ export const listMap = (
  * @since 0.1.0
  * @category constructors
  */
-export const listSet: ListType = { type: "set" }
+export const listSet: ListType = InternalListKeys.listSet
 
 /**
  * A list or map replaced as a whole.
@@ -84,39 +79,7 @@ export const listSet: ListType = { type: "set" }
  * @since 0.1.0
  * @category constructors
  */
-export const atomic: ListType = { type: "atomic" }
-
-const podSpecKeys = (prefix: string): Record<string, ListType> => {
-  const containerLists = ["containers", "initContainers", "ephemeralContainers"]
-  const out: Record<string, ListType> = {
-    [`${prefix}.volumes`]: listMap(["name"]),
-    [`${prefix}.imagePullSecrets`]: listMap(["name"]),
-    // LocalObjectReference, LabelSelector and NodeSelector are `structType=atomic`.
-    [`${prefix}.imagePullSecrets[]`]: atomic,
-    [`${prefix}.topologySpreadConstraints[].labelSelector`]: atomic,
-    [`${prefix}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`]: atomic,
-    [`${prefix}.hostAliases`]: listMap(["ip"]),
-    [`${prefix}.topologySpreadConstraints`]: listMap(["topologyKey", "whenUnsatisfiable"], {
-      patchMergeKey: "topologyKey"
-    }),
-    [`${prefix}.nodeSelector`]: atomic
-  }
-  for (const list of containerLists) {
-    const c = `${prefix}.${list}`
-    out[c] = listMap(["name"])
-    out[`${c}[].ports`] = listMap(["containerPort", "protocol"], {
-      defaults: { protocol: "TCP" },
-      patchMergeKey: "containerPort"
-    })
-    out[`${c}[].env`] = listMap(["name"])
-    for (const ref of ["configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"]) {
-      out[`${c}[].env[].valueFrom.${ref}`] = atomic
-    }
-    out[`${c}[].volumeMounts`] = listMap(["mountPath"])
-    out[`${c}[].volumeDevices`] = listMap(["devicePath"])
-  }
-  return out
-}
+export const atomic: ListType = InternalListKeys.atomic
 
 /**
  * The list types of common built-in fields, checked against `k8s.io/api` markers and a real
@@ -130,21 +93,7 @@ const podSpecKeys = (prefix: string): Record<string, ListType> => {
  * @since 0.1.0
  * @category constructors
  */
-export const defaultListKeys: ListKeys = {
-  "metadata.ownerReferences": listMap(["uid"]),
-  // OwnerReference is `structType=atomic`: an item is owned whole.
-  "metadata.ownerReferences[]": atomic,
-  "metadata.finalizers": listSet,
-  ...podSpecKeys("spec"),
-  ...podSpecKeys("spec.template.spec"),
-  ...podSpecKeys("spec.jobTemplate.spec.template.spec"),
-  // A Service's `spec.ports`; no pod-bearing type has one.
-  "spec.ports": listMap(["port", "protocol"], { defaults: { protocol: "TCP" }, patchMergeKey: "port" }),
-  // Service selector (`mapType=atomic`) and workload `LabelSelector` (`structType=atomic`).
-  "spec.selector": atomic,
-  "spec.jobTemplate.spec.selector": atomic,
-  "status.conditions": listMap(["type"])
-}
+export const defaultListKeys: ListKeys = InternalListKeys.defaultListKeys
 
 /**
  * The fields the API server resets on a write, given the type and the subresource written:
@@ -222,19 +171,7 @@ export class ManagedFieldsError extends Schema.TaggedError<ManagedFieldsError>()
  * @since 0.1.0
  * @category models
  */
-export interface ManagedEntry {
-  readonly manager: string
-  readonly operation: "Apply" | "Update"
-  readonly apiVersion: string
-  /** `""` for the main resource. */
-  readonly subresource: string
-  readonly time: string | undefined
-  readonly fields: FieldSet.FieldSet
-}
-
-const identity = (e: Pick<ManagedEntry, "manager" | "operation" | "apiVersion" | "subresource">): string =>
-  // Appliers are one manager across versions; updaters are one per apiVersion (as the server keys them).
-  JSON.stringify([e.manager, e.operation, e.operation === "Update" ? e.apiVersion : "", e.subresource])
+export type ManagedEntry = Managed.ManagedEntry
 
 /**
  * Reads `managedFields` the way the API server does: every entry needs an `Apply`/`Update`
@@ -273,17 +210,10 @@ export const decodeManagedFields = (
       time: typeof time === "string" ? time : undefined,
       fields: fields.success
     }
-    byId.set(identity(entry), entry)
+    byId.set(Managed.identity(entry), entry)
   }
   return Result.succeed(Array.from(byId.values()))
 }
-
-const seconds = (time: string | undefined): number => {
-  const ms = time === undefined ? Number.NaN : Date.parse(time)
-  return Number.isNaN(ms) ? 0 : Math.floor(ms / 1000)
-}
-
-const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
  * Writes entries as `managedFields`, in the API server's order (Apply before Update, then by time,
@@ -299,9 +229,9 @@ export const encodeManagedFields = (
     .filter((e) => !FieldSet.isEmpty(e.fields))
     .slice()
     .sort((p, q) =>
-      compareStrings(p.operation, q.operation) || seconds(p.time) - seconds(q.time) ||
-      compareStrings(p.manager, q.manager) || compareStrings(p.apiVersion, q.apiVersion) ||
-      compareStrings(p.subresource, q.subresource)
+      Managed.compareStrings(p.operation, q.operation) || Managed.seconds(p.time) - Managed.seconds(q.time) ||
+      Managed.compareStrings(p.manager, q.manager) || Managed.compareStrings(p.apiVersion, q.apiVersion) ||
+      Managed.compareStrings(p.subresource, q.subresource)
     )
     .map((e) => ({
       manager: e.manager,
@@ -312,48 +242,6 @@ export const encodeManagedFields = (
       fieldsV1: FieldSet.toFieldsV1(e.fields),
       ...(e.subresource === "" ? {} : { subresource: e.subresource })
     }))
-
-// The API server never records these (stripmeta.go), nor fields only it writes.
-const strippedFields = FieldSet.make([
-  [FieldSet.field("apiVersion")],
-  [FieldSet.field("kind")],
-  ...[
-    "name",
-    "namespace",
-    "creationTimestamp",
-    "selfLink",
-    "uid",
-    "clusterName",
-    "generation",
-    "managedFields",
-    "resourceVersion",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds"
-  ].map((name) => [FieldSet.field("metadata"), FieldSet.field(name)])
-])
-const metadataItself = FieldSet.make([[FieldSet.field("metadata")]])
-
-// Written only by the API server: an apply keeps the live values.
-const serverOwnedMetadata = [
-  "uid",
-  "resourceVersion",
-  "generation",
-  "creationTimestamp",
-  "deletionTimestamp",
-  "deletionGracePeriodSeconds",
-  "selfLink"
-]
-
-const ownable = (set: FieldSet.FieldSet, reset: FieldSet.FieldSet): FieldSet.FieldSet =>
-  FieldSet.difference(FieldSet.recursiveDifference(FieldSet.recursiveDifference(set, strippedFields), reset), metadataItself)
-
-const resetSet = (resetFields: ReadonlyArray<ReadonlyArray<string>>): FieldSet.FieldSet =>
-  FieldSet.make(resetFields.map((p) => p.map(FieldSet.field)))
-
-const withoutManagedFields = (obj: Resource.KubeObject): Structured.JsonObject => {
-  const { managedFields: _, ...metadata } = Structured.isObject(obj.metadata) ? obj.metadata : {}
-  return { ...obj, metadata }
-}
 
 const withManagedFields = (obj: unknown, entries: ReadonlyArray<ManagedEntry>): Resource.KubeObject => {
   const o = obj as Structured.JsonObject
@@ -374,8 +262,8 @@ const quoteManager = (e: ManagedEntry): string => {
 
 const conflictError = (found: ReadonlyArray<readonly [ManagedEntry, FieldSet.FieldSet]>): ApplyConflict => {
   const sorted = found.slice().sort(([a], [b]) =>
-    compareStrings(a.manager, b.manager) || compareStrings(a.operation, b.operation) ||
-    compareStrings(a.apiVersion, b.apiVersion) || compareStrings(a.subresource, b.subresource)
+    Managed.compareStrings(a.manager, b.manager) || Managed.compareStrings(a.operation, b.operation) ||
+    Managed.compareStrings(a.apiVersion, b.apiVersion) || Managed.compareStrings(a.subresource, b.subresource)
   )
   const conflicts: Array<ConflictEntry> = []
   const causes: Array<ClusterError.StatusCause> = []
@@ -459,10 +347,10 @@ export const apply = (
   const decoded = decodeManagedFields(live?.metadata.managedFields)
   if (Result.isFailure(decoded)) return invalid(500, `failed to decode managed fields: ${decoded.failure.message}`)
 
-  const reset = resetSet(options.resetFields ?? [])
-  const liveBody: Structured.JsonObject = live === undefined ? {} : withoutManagedFields(live)
+  const reset = Managed.resetSet(options.resetFields ?? [])
+  const liveBody: Structured.JsonObject = live === undefined ? {} : Managed.withoutManagedFields(live)
   const pinned = [
-    ...serverOwnedMetadata.map((name) => ["metadata", name]),
+    ...Managed.serverOwnedMetadata.map((name) => ["metadata", name]),
     ...(options.resetFields ?? [])
   ]
   const pin = (v: unknown) => pinned.reduce((acc, path) => Structured.setIn(acc, path, Structured.getIn(liveBody, path)), v)
@@ -470,7 +358,7 @@ export const apply = (
   // An object without managedFields gets them first: its existing fields go to "before-first-apply",
   // so that an apply changing them conflicts (skipnonapplied.go).
   const current = decoded.success.length === 0 && live !== undefined
-    ? updateEntries([], {}, liveBody, {
+    ? Managed.updateEntries([], {}, liveBody, {
       manager: "before-first-apply",
       apiVersion: live.apiVersion,
       subresource: "",
@@ -479,10 +367,10 @@ export const apply = (
       reset
     })
     : decoded.success
-  const key = identity({ manager: options.manager, operation: "Apply", apiVersion: applied.apiVersion, subresource })
-  const previous = current.find((e) => identity(e) === key)
-  const others = current.filter((e) => identity(e) !== key)
-  const owned = ownable(Structured.toFieldSet(applied, listKeys), reset)
+  const key = Managed.identity({ manager: options.manager, operation: "Apply", apiVersion: applied.apiVersion, subresource })
+  const previous = current.find((e) => Managed.identity(e) === key)
+  const others = current.filter((e) => Managed.identity(e) !== key)
+  const owned = Managed.ownable(Structured.toFieldSet(applied, listKeys), reset)
 
   // Merge, keeping the configuration's nulls so that clearing another manager's field conflicts.
   let merged = pin(Structured.merge(liveBody, applied, listKeys, true))
@@ -504,13 +392,13 @@ export const apply = (
     .filter(([, set]) => !FieldSet.isEmpty(set))
   if (conflicts.length > 0 && !options.force) return Result.fail(conflictError(conflicts))
 
-  const taken = new Map(conflicts.map(([e, set]) => [identity(e), set]))
+  const taken = new Map(conflicts.map(([e, set]) => [Managed.identity(e), set]))
   const next: Array<ManagedEntry> = others.map((e) => ({
     ...e,
-    fields: FieldSet.difference(FieldSet.difference(e.fields, taken.get(identity(e)) ?? FieldSet.empty), removed)
+    fields: FieldSet.difference(FieldSet.difference(e.fields, taken.get(Managed.identity(e)) ?? FieldSet.empty), removed)
   }))
   const result = Structured.dropConfigNulls(merged, applied, listKeys)
-  const objectChanged = live === undefined || !Structured.deepEqual(result, liveBody)
+  const objectChanged = live === undefined || !jsonEqual(result, liveBody)
   next.push({
     manager: options.manager,
     operation: "Apply",
@@ -579,48 +467,20 @@ export const recordUpdate = (
   if (entries.length === 0 && before !== undefined) return withManagedFields(after, [])
   return withManagedFields(
     after,
-    updateEntries(entries, before === undefined ? {} : withoutManagedFields(before), withoutManagedFields(after), {
-      manager: options.manager,
-      apiVersion: after.apiVersion,
-      subresource,
-      time: options.time,
-      listKeys,
-      reset: resetSet(options.resetFields ?? [])
-    })
+    Managed.updateEntries(
+      entries,
+      before === undefined ? {} : Managed.withoutManagedFields(before),
+      Managed.withoutManagedFields(after),
+      {
+        manager: options.manager,
+        apiVersion: after.apiVersion,
+        subresource,
+        time: options.time,
+        listKeys,
+        reset: Managed.resetSet(options.resetFields ?? [])
+      }
+    )
   )
-}
-
-// One non-apply write: the writer's Update entry gains what changed; every entry loses what
-// changed or was removed.
-const updateEntries = (
-  entries: ReadonlyArray<ManagedEntry>,
-  before: unknown,
-  after: unknown,
-  writer: {
-    readonly manager: string
-    readonly apiVersion: string
-    readonly subresource: string
-    readonly time: string
-    readonly listKeys: ListKeys
-    readonly reset: FieldSet.FieldSet
-  }
-): Array<ManagedEntry> => {
-  const diff = Structured.compare(before, after, writer.listKeys)
-  const changed = FieldSet.recursiveDifference(FieldSet.union(diff.modified, diff.added), writer.reset)
-  const removed = FieldSet.recursiveDifference(diff.removed, writer.reset)
-  const next = entries.map((e) => ({
-    ...e,
-    fields: FieldSet.difference(FieldSet.difference(e.fields, changed), removed)
-  }))
-  const gained = ownable(changed, writer.reset)
-  if (FieldSet.isEmpty(gained)) return next
-  const entry = { manager: writer.manager, operation: "Update", apiVersion: writer.apiVersion, subresource: writer.subresource } as const
-  const i = next.findIndex((e) => identity(e) === identity(entry))
-  const prior = i < 0 ? FieldSet.empty : next[i]!.fields
-  const updated: ManagedEntry = { ...entry, time: writer.time, fields: FieldSet.union(prior, gained) }
-  if (i < 0) next.push(updated)
-  else next[i] = updated
-  return next
 }
 
 /**
@@ -631,4 +491,4 @@ const updateEntries = (
  * @category apply
  */
 export const fieldSetOf = (object: Resource.KubeObject, listKeys: ListKeys = defaultListKeys): FieldSet.FieldSet =>
-  ownable(Structured.toFieldSet(withoutManagedFields(object), listKeys), FieldSet.empty)
+  Managed.ownable(Structured.toFieldSet(Managed.withoutManagedFields(object), listKeys), FieldSet.empty)

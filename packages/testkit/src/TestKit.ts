@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cluster, Operator } from "@kubefx/core"
+import { Cluster, type Controller, Operator } from "@kubefx/core"
 import { Context, Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
@@ -20,27 +20,20 @@ type ClusterService = Cluster.Cluster["Service"]
  */
 export interface OperatorRequest {
   readonly operator: string
-  readonly verb: "get" | "list" | "watch" | "create" | "replace" | "apply" | "patch" | "delete" | "replaceStatus" | "patchStatus"
+  /** The verb of the port method called (`Cluster.verbOf`): `replace` is recorded as `update`. */
+  readonly verb: Cluster.Verb
   readonly resource: string
   readonly namespace: string
   readonly name: string
 }
 
 /**
- * Verbs that change the cluster.
+ * Verbs that change the cluster: `Cluster.writeVerbs`, kept here so existing code compiles.
  *
  * @since 0.1.0
  * @category constants
  */
-export const writeVerbs: ReadonlySet<OperatorRequest["verb"]> = new Set([
-  "create",
-  "replace",
-  "apply",
-  "patch",
-  "delete",
-  "replaceStatus",
-  "patchStatus"
-])
+export const writeVerbs: ReadonlySet<OperatorRequest["verb"]> = Cluster.writeVerbs
 
 /**
  * `settle` gave up: the operators were still busy when the horizon ran out (a hot loop, or work that never ends).
@@ -57,7 +50,7 @@ export class NotSettled extends Schema.TaggedError<NotSettled>()("NotSettled", {
  * @category services
  */
 export class TestKit extends Context.Service<TestKit, {
-  readonly controllers: Array<Operator.Controller>
+  readonly controllers: Array<Controller.Controller>
   readonly requests: Array<OperatorRequest>
   /** Calls started and not yet finished. */
   readonly inflight: { count: number }
@@ -78,13 +71,13 @@ const objectAddress = (o: { readonly metadata: { readonly namespace?: string; re
 
 const recording = (inner: ClusterService, kit: TestKit["Service"], operator: string): ClusterService => {
   const track = <A, E, R>(
-    verb: OperatorRequest["verb"],
+    method: keyof ClusterService,
     resource: string,
     at: { namespace: string; name: string },
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<A, E, R> =>
     Effect.suspend(() => {
-      kit.requests.push({ operator, verb, resource, ...at })
+      kit.requests.push({ operator, verb: Cluster.verbOf[method], resource, ...at })
       kit.inflight.count++
       return Effect.ensuring(effect, Effect.sync(() => kit.inflight.count--))
     })
@@ -94,7 +87,7 @@ const recording = (inner: ClusterService, kit: TestKit["Service"], operator: str
     list: (type, options) => track("list", key(type), { namespace: options?.namespace ?? "", name: "" }, inner.list(type, options)),
     watch: (type, options) =>
       Stream.unwrap(Effect.sync(() => {
-        kit.requests.push({ operator, verb: "watch", resource: key(type), namespace: options.namespace ?? "", name: "" })
+        kit.requests.push({ operator, verb: Cluster.verbOf.watch, resource: key(type), namespace: options.namespace ?? "", name: "" })
         return inner.watch(type, options)
       })),
     create: (type, object, options) => track("create", key(type), objectAddress(object), inner.create(type, object, options)),
@@ -117,7 +110,7 @@ const recording = (inner: ClusterService, kit: TestKit["Service"], operator: str
  */
 export const run = <Spec, Status, E, R>(
   operator: Operator.Operator<Spec, Status, E, R>
-): Effect.Effect<Operator.Controller, never, Scope.Scope | Cluster.Cluster | TestKit | R> =>
+): Effect.Effect<Controller.Controller, never, Scope.Scope | Cluster.Cluster | TestKit | R> =>
   Effect.gen(function*() {
     const kit = yield* TestKit
     const inner = yield* Cluster.Cluster

@@ -6,31 +6,14 @@
  * @internal
  */
 import * as FieldSet from "../FieldSet.ts"
-import type { ListKeys, ListType } from "../ServerSideApply.ts"
+import { jsonEqual } from "./json.ts"
+import type { ListKeys, ListType } from "./listKeys.ts"
 
 /** @internal */
 export type JsonObject = Record<string, unknown>
 
 /** @internal */
 export const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null && !Array.isArray(u)
-
-/** @internal */
-export const deepEqual = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false
-    return true
-  }
-  if (isObject(a)) {
-    if (!isObject(b)) return false
-    const ka = Object.keys(a)
-    if (ka.length !== Object.keys(b).length) return false
-    for (const k of ka) if (!Object.hasOwn(b, k) || !deepEqual(a[k], b[k])) return false
-    return true
-  }
-  return false
-}
 
 /**
  * A pattern names a place in an object regardless of which list item it is in:
@@ -238,7 +221,7 @@ export const compare = (lhs: unknown, rhs: unknown, listKeys: ListKeys): Compari
     if (path.length === 0) return
     if (l === undefined) insert(added, path)
     else if (r === undefined) insert(removed, path)
-    else if (!deepEqual(l, r)) insert(modified, path)
+    else if (!jsonEqual(l, r)) insert(modified, path)
   }
   const walk = (l: unknown, r: unknown, path: Array<string>, pattern: string) => {
     const t = typeAt(listKeys, pattern)
@@ -297,7 +280,7 @@ export const compare = (lhs: unknown, rhs: unknown, listKeys: ListKeys): Compari
           insert(removed, path)
         } else if (g.l.length === 0) {
           insert(added, path)
-        } else if (!deepEqual(g.l, g.r)) {
+        } else if (!jsonEqual(g.l, g.r)) {
           // Duplicate keys (only reachable through non-apply writes) are compared as one value.
           insert(modified, path)
         }

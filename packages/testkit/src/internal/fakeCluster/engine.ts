@@ -7,8 +7,8 @@
 import { Result } from "effect"
 import * as Patch from "../../Patch.ts"
 import * as ServerSideApply from "../../ServerSideApply.ts"
-import type { Engine } from "./state.ts"
-import { PatchFailure } from "./state.ts"
+import type { Engine } from "./model.ts"
+import { PatchFailure } from "./model.ts"
 import type { TypeInfo } from "./types.ts"
 
 /**

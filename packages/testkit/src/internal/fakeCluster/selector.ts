@@ -4,7 +4,9 @@
  *
  * @internal
  */
-import type { Resource } from "@kubefx/core"
+import type { Cluster, Resource } from "@kubefx/core"
+import type { TypeInfo } from "./types.ts"
+import { errors } from "./types.ts"
 
 /** A parse failure; the caller turns it into a 400 BadRequest. @internal */
 export class SelectorError extends Error {}
@@ -263,4 +265,28 @@ export const parseFieldSelector = (
       const actual = t.field === "metadata.name" ? obj.metadata.name ?? "" : obj.metadata.namespace ?? ""
       return t.negate ? actual !== t.value : actual === t.value
     })
+}
+
+/**
+ * The label and field matchers of a list or watch request; a selector that does not parse is a 400
+ * with the server's message (custom resources name the field label, built-ins the fields they know).
+ *
+ * @internal
+ */
+export const matchersFor = (info: TypeInfo, selection: Cluster.Selection): { labels: Matcher; fields: Matcher } => {
+  try {
+    return {
+      labels: parseLabelSelector(selection.labelSelector),
+      fields: parseFieldSelector(
+        selection.fieldSelector,
+        (field) =>
+          info.isCustom
+            ? `field label not supported: ${field}`
+            : `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`
+      )
+    }
+  } catch (e) {
+    if (e instanceof SelectorError) throw errors.badRequest(info, e.message)
+    throw e
+  }
 }
