@@ -13,6 +13,7 @@ import { retryAfterSeconds } from "./ClusterError.ts"
 import * as Conditions from "./Conditions.ts"
 import type { Finalize, Sync, SyncRequest } from "./Handler.ts"
 import { makeChildren } from "./Handler.ts"
+import { deepFreeze } from "./internal/freeze.ts"
 import * as Json from "./internal/json.ts"
 import * as Plan from "./Plan.ts"
 import type { Condition, CustomObject, CustomResource, KubeObject, ResourceType } from "./Resource.ts"
@@ -203,11 +204,13 @@ export const make = <Spec, Status, E, R>(
     } as CustomObject<Spec, Status>
     const uid = parent.metadata.uid ?? ""
     const observed = store.childrenOf(uid).filter((c) => childTypes.has(typeKey(c.type))).map((c) => c.object)
-    return { parent: typed, children: makeChildren(observed, parent.metadata.namespace ?? "") }
+    // The decoded spec and status are fresh objects: freeze them too, so the whole snapshot is read-only.
+    return { parent: deepFreeze(typed), children: makeChildren(observed, parent.metadata.namespace ?? "") }
   }
 
-  const runHandler = <A>(what: string, reason: string, effect: Effect.Effect<A, E, R>) =>
-    Effect.exit(Effect.suspend(() => effect)).pipe(
+  /** Runs a handler; a throw before it returns its Effect is a failure of the handler like any other. */
+  const runHandler = <A>(what: string, reason: string, handler: () => Effect.Effect<A, E, R>) =>
+    Effect.exit(Effect.suspend(handler)).pipe(
       Effect.flatMap((exit) =>
         Exit.isSuccess(exit)
           ? Effect.succeed(exit.value)
@@ -320,7 +323,7 @@ export const make = <Spec, Status, E, R>(
       if (Exit.isFailure(spec)) {
         return yield* fail("InvalidSpec", `cannot finalize: spec does not match the ${parent.kind} Schema: ${describeCause(spec.cause)}`, true)
       }
-      const response = yield* runHandler("finalize", "FinalizeFailed", finalize(request(parent, spec.value)))
+      const response = yield* runHandler("finalize", "FinalizeFailed", () => finalize(request(parent, spec.value)))
       let current = parent
       if (response.status !== undefined) {
         const status = yield* successStatus(current, response.status)
@@ -352,7 +355,7 @@ export const make = <Spec, Status, E, R>(
           Effect.mapError((e) => writeFailed("add finalizer", e))
         )
       }
-      const response = yield* runHandler("sync", "SyncFailed", config.sync(request(parent, spec.value)))
+      const response = yield* runHandler("sync", "SyncFailed", () => config.sync(request(parent, spec.value)))
       const desired = Plan.desiredChildren(config.name, { object: parent, type: parentType }, response.children, config.children)
       if (Result.isFailure(desired)) return yield* fail("InvalidChild", desired.failure.message, true)
       const uid = parent.metadata.uid ?? ""
@@ -364,7 +367,13 @@ export const make = <Spec, Status, E, R>(
         if (existing !== undefined && !observed.some((o) => o.object === existing)) observed.push({ type: d.type, object: existing })
       }
       const plan = Plan.make(uid, desired.success, observed)
-      const results = yield* Effect.forEach(plan.steps, (step) => Effect.result(execute(step)), { concurrency: 4 })
+      // Deletes come last, and only when everything else landed: a rename whose create fails must leave the
+      // old child serving, and a blocked child must not lose the one it replaces.
+      const writes = plan.steps.filter((s) => s._tag !== "Delete")
+      const deletes = plan.steps.filter((s) => s._tag === "Delete")
+      const run = (steps: ReadonlyArray<Plan.Step>) => Effect.forEach(steps, (step) => Effect.result(execute(step)), { concurrency: 4 })
+      let results = yield* run(writes)
+      if (plan.blocked.length === 0 && results.every(Result.isSuccess)) results = yield* run(deletes)
       const failed = results.filter(Result.isFailure).map((r) => r.failure)
       if (failed.length > 0) {
         const reason = failed.every((f) => f.reason === "ChildConflict") ? "ChildConflict" : "WriteFailed"

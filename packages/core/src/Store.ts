@@ -3,12 +3,14 @@
  * operator's own writes (so a reconcile never acts on a state older than what it just wrote), read by
  * reconciles. Children are indexed by their controller's uid.
  *
- * Objects are never mutated after they enter the store; readers get them as they are.
+ * Objects are deep-frozen as they enter the store: readers (reconciles, handlers) share them, so none may
+ * change them in place.
  *
  * @since 0.1.0
  */
 import type { KubeObject, ResourceType } from "./Resource.ts"
 import { controllerOf, keyOf, refOf, typeKey } from "./Resource.ts"
+import { deepFreeze } from "./internal/freeze.ts"
 import type { WatcherEvent } from "./Watcher.ts"
 
 /**
@@ -46,9 +48,9 @@ const isOlder = (candidate: string | undefined, current: string | undefined): bo
  * are often as large as the rest of the object (client-go and kube-rs users strip them from caches the same way).
  */
 const slim = (object: KubeObject): KubeObject => {
-  if (object.metadata.managedFields === undefined) return object
+  if (object.metadata.managedFields === undefined) return deepFreeze(object)
   const { managedFields: _, ...metadata } = object.metadata
-  return { ...object, metadata }
+  return deepFreeze({ ...object, metadata })
 }
 
 /**

@@ -10,7 +10,10 @@
  *   it is queued exactly once more at `done`, so events during a reconcile cause one more reconcile;
  * - fresh events (`add`) go before the resync backlog (`add(key, { priority: "low" })`);
  * - `addAfter` keeps the earliest pending due time per key and is driven by Effect's `Clock`, so
- *   `TestClock.adjust` moves it in tests.
+ *   `TestClock.adjust` moves it in tests;
+ * - `doneAfter` ends processing and holds a key back (a failure's backoff): adds until it is due do not
+ *   bring it forward, so a parent whose children keep changing still waits out its backoff. (client-go's
+ *   rate-limited requeue is bypassed by any `Add`; kubefx's is not.)
  *
  * All bookkeeping is synchronous (Maps, Sets, a head-index FIFO, a binary heap); only `take` on an
  * empty queue suspends, and one scheduler fiber per queue serves every delayed key.
@@ -113,6 +116,12 @@ export interface WorkQueue {
   /** Ends processing of `key`; re-queues it once if it was added meanwhile. A no-op for a key not processing. */
   readonly done: (key: string) => Effect.Effect<void>
   /**
+   * Ends processing of `key` and holds it back for `delay`: it is queued once when the delay has passed, and
+   * adds until then (including those made while it was processing) change nothing. For a failure's backoff.
+   * A no-op for a key not processing; a delay of zero or less behaves as `done`.
+   */
+  readonly doneAfter: (key: string, delay: Duration.Input) => Effect.Effect<void>
+  /**
    * Stops the queue: waiting and future takes fail with {@link WorkQueueShutdown}, queued and delayed keys
    * are dropped, later adds are ignored. Keys being processed still count until their `done`, so
    * `isIdle` tells when in-flight reconciles have finished. Idempotent; also runs when the Scope closes.
@@ -157,6 +166,7 @@ export const make: Effect.Effect<WorkQueue, never, Scope.Scope> = Effect.gen(fun
     addAfter: (key, delay) => Effect.sync(() => state.addAfter(key, Duration.toMillis(delay))),
     take,
     done: (key) => Effect.sync(() => state.done(key)),
+    doneAfter: (key, delay) => Effect.sync(() => state.doneAfter(key, Duration.toMillis(delay))),
     shutdown,
     stats: Effect.sync(() => state.stats()),
     isIdle: Effect.sync(() => state.queued.size === 0 && state.processing.size === 0),
@@ -283,6 +293,8 @@ class State {
   private readonly promoted = new Map<string, number>()
 
   private readonly delayed = new Map<string, Timer>()
+  /** Keys held back by `doneAfter` until their timer fires: adds meanwhile are dropped. */
+  private readonly held = new Set<string>()
   private readonly timers = new TimerHeap()
   private seq = 0
   /** The due time the scheduler fiber is sleeping until, if any. */
@@ -302,7 +314,7 @@ class State {
   }
 
   add(key: string, level: Level): void {
-    if (this.closed) return
+    if (this.closed || this.held.has(key)) return
     if (this.processing.has(key)) {
       const dirty = this.dirty.get(key)
       if (dirty === undefined || level < dirty) this.dirty.set(key, level)
@@ -344,8 +356,22 @@ class State {
     this.add(key, dirty)
   }
 
+  doneAfter(key: string, millis: number): void {
+    if (!(millis > 0)) return this.done(key)
+    if (!this.processing.delete(key)) return
+    this.dirty.delete(key)
+    if (this.closed) return
+    if (millis === Infinity) return
+    // The hold replaces any pending delayed add: the key runs when the hold ends, not before.
+    const timer: Timer = { key, due: this.clock.currentTimeMillisUnsafe() + millis, seq: this.seq++ }
+    this.held.add(key)
+    this.delayed.set(key, timer)
+    this.timers.push(timer)
+    if (this.armedAt === undefined || timer.due < this.armedAt) this.kick()
+  }
+
   addAfter(key: string, millis: number): void {
-    if (this.closed || millis === Infinity) return
+    if (this.closed || millis === Infinity || this.held.has(key)) return
     if (!(millis > 0)) return this.add(key, HIGH)
     const due = this.clock.currentTimeMillisUnsafe() + millis
     const pending = this.delayed.get(key)
@@ -375,6 +401,7 @@ class State {
     this.low.clear()
     this.promoted.clear()
     this.delayed.clear()
+    this.held.clear()
     this.timers.clear()
     const waiters = Array.from(this.waiters)
     this.waiters.clear()
@@ -430,6 +457,7 @@ class State {
     while (next !== undefined && next.due <= now) {
       this.timers.pop()
       this.delayed.delete(next.key)
+      this.held.delete(next.key)
       this.add(next.key, HIGH)
       next = this.nextTimer()
     }

@@ -593,3 +593,41 @@ describe("WorkQueue", () => {
     )
   })
 })
+
+describe("WorkQueue.doneAfter", () => {
+  it.effect("holds a key back for its delay: adds during processing and after do not bring it forward", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make
+      yield* queue.add("a")
+      assert.strictEqual(yield* queue.take, "a")
+      yield* queue.add("a") // dirty while processing
+      yield* queue.doneAfter("a", "30 seconds")
+      yield* queue.add("a")
+      yield* queue.addAfter("a", "1 second")
+      assert.isFalse(yield* queue.isQueued("a"))
+      assert.strictEqual((yield* queue.stats).nextDueInMillis, 30_000)
+      yield* TestClock.adjust("29 seconds")
+      yield* settle
+      yield* assertTakeBlocks(queue)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(yield* queue.take, "a")
+      // Once released it behaves as any key again.
+      yield* queue.done("a")
+      yield* queue.add("a")
+      assert.isTrue(yield* queue.isQueued("a"))
+    }))
+
+  it.effect("a delay of zero is done; a key not processing is left alone", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make
+      yield* queue.add("a")
+      yield* queue.take
+      yield* queue.add("a")
+      yield* queue.doneAfter("a", 0)
+      assert.isTrue(yield* queue.isQueued("a"))
+      yield* queue.doneAfter("b", "1 minute")
+      yield* queue.add("b")
+      assert.isTrue(yield* queue.isQueued("b"))
+    }))
+})

@@ -33,25 +33,23 @@ export const make = <R>(options: {
       )
     )
 
+  /** Ends the key's turn after a failure: held back for its backoff (events meanwhile do not bring it forward). */
   const onFailure = (key: string, failure: Reconciler.ReconcileFailure) =>
     Effect.gen(function*() {
       if (!failure.retry) {
         retry.reset(key)
+        yield* queue.done(key)
         yield* Effect.logWarning(`reconcile failed (${failure.reason}); waiting for a change: ${failure.message}`)
-        return
-      }
-      if (yield* queue.isQueued(key)) {
-        // Something changed while this reconcile ran: the re-run that is already queued supersedes a backoff retry.
-        yield* Effect.logDebug(`reconcile failed (${failure.reason}); a newer change is queued: ${failure.message}`)
         return
       }
       const delay = yield* retry.next(key, failure)
       if (delay._tag === "None") {
+        yield* queue.done(key)
         yield* Effect.logError(`reconcile failed (${failure.reason}); retry policy exhausted, waiting for a change or resync: ${failure.message}`)
         return
       }
+      yield* queue.doneAfter(key, delay.value)
       yield* Effect.logWarning(`reconcile failed (${failure.reason}); retrying in ${formatDelay(delay.value)}: ${failure.message}`)
-      yield* queue.addAfter(key, delay.value)
     })
 
   return (key: string): Effect.Effect<void, never, R> =>
@@ -62,9 +60,9 @@ export const make = <R>(options: {
       counters.reconciles++
       yield* Metric.update(Metric.withAttributes(reconcileSeconds, attributes), elapsed / 1000)
       yield* Metric.update(Metric.withAttributes(reconcileTotal, { operator, result: outcome._tag === "Done" ? "success" : "error" }), 1)
-      yield* queue.done(key)
       if (outcome._tag === "Done") {
         retry.reset(key)
+        yield* queue.done(key)
         if (outcome.requeueAfter !== undefined) yield* queue.addAfter(key, outcome.requeueAfter)
         return
       }
