@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Duration, Effect, Layer, type Schedule } from "effect"
+import { Context, type Duration, Effect, Layer, type Schedule, type Scope } from "effect"
 import type { ReconcileFailure, ReconcilerConfig } from "./Reconciler.ts"
 import type { Stats } from "./WorkQueue.ts"
 
@@ -72,7 +72,8 @@ export interface ControllerStats extends Stats {
  * @category services
  */
 export class Controllers extends Context.Service<Controllers, {
-  readonly register: (controller: Controller) => Effect.Effect<void>
+  /** Adds a controller for as long as the Scope lasts: a stopped controller leaves (and stops counting for health). */
+  readonly register: (controller: Controller) => Effect.Effect<void, never, Scope.Scope>
   readonly all: Effect.Effect<ReadonlyArray<Controller>>
 }>()("@kubefx/core/Controllers") {
   /**
@@ -81,9 +82,10 @@ export class Controllers extends Context.Service<Controllers, {
    * @since 0.1.0
    */
   static readonly layer: Layer.Layer<Controllers> = Layer.sync(Controllers, () => {
-    const list: Array<Controller> = []
+    const list = new Set<Controller>()
     return {
-      register: (controller) => Effect.sync(() => void list.push(controller)),
+      register: (controller) =>
+        Effect.acquireRelease(Effect.sync(() => void list.add(controller)), () => Effect.sync(() => void list.delete(controller))),
       all: Effect.sync(() => [...list])
     }
   })

@@ -69,9 +69,11 @@ export class InvalidOperator extends Data.TaggedError("InvalidOperator")<{ reado
  * @category constants
  */
 export const defaultRetry: Schedule.Schedule<unknown, ReconcileFailure> = Schedule.min([
-  Schedule.exponential("500 millis", 2),
+  // Capped, jittered (±20%), capped again: the cap holds (jitter alone would reach 6 minutes) and parents
+  // failing together still spread out below it.
+  Schedule.min([Schedule.exponential("500 millis", 2), Schedule.spaced("5 minutes")]).pipe(Schedule.jittered),
   Schedule.spaced("5 minutes")
-]).pipe(Schedule.jittered)
+])
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 

@@ -274,10 +274,14 @@ export const make = <Spec, Status, E, R>(
       const name = (o: KubeObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`
       switch (step._tag) {
         case "Create": {
+          // AlreadyExists: if the object there is ours (a relist from a lagging cache had evicted it), the
+          // create's purpose is met and ensureOwned put it back in the store; the next pass updates it if it
+          // drifted. If it is not ours, ensureOwned fails with ChildConflict.
           const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager }).pipe(
-            Effect.catchTag("AlreadyExists", (e) => Effect.andThen(ensureOwned(step.type, step.object), Effect.fail(e)))
+            Effect.map((o): KubeObject | undefined => o),
+            Effect.catchTag("AlreadyExists", () => Effect.as(ensureOwned(step.type, step.object), undefined))
           )
-          store.upsert(step.type, created)
+          if (created !== undefined) store.upsert(step.type, created)
           return
         }
         case "Apply": {

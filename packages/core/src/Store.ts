@@ -69,7 +69,8 @@ export interface Store {
   readonly remove: (type: ResourceType, object: KubeObject) => Change | undefined
   /**
    * Replaces every object of a type at once (after a relist): changes include deletions for vanished objects.
-   * With `namespace`, only that namespace's objects are replaced (a relist of a namespaced watch).
+   * With `namespace`, only that namespace's objects are replaced (a relist of a namespaced watch). A relist is
+   * the truth: its objects are taken even when their resourceVersions are older than those stored.
    */
   readonly replaceAll: (type: ResourceType, objects: ReadonlyArray<KubeObject>, namespace?: string) => ReadonlyArray<Change>
 }
@@ -109,7 +110,8 @@ export const make = (): Store => {
     }
     m.set(indexKey(type, key), { type, object: obj })
   }
-  const upsert = (type: ResourceType, incoming: KubeObject): Change | undefined => {
+  /** `authoritative`: from a relist, which is the truth even when its versions went back (an etcd restore). */
+  const put = (type: ResourceType, incoming: KubeObject, authoritative: boolean): Change | undefined => {
     const object = slim(incoming)
     const m = bucket(type)
     const key = keyOf(refOf(object))
@@ -117,7 +119,7 @@ export const make = (): Store => {
     if (previous !== undefined) {
       const rv = object.metadata.resourceVersion
       if (rv !== undefined && rv === previous.metadata.resourceVersion) return undefined
-      if (isOlder(rv, previous.metadata.resourceVersion)) return undefined
+      if (!authoritative && isOlder(rv, previous.metadata.resourceVersion)) return undefined
       unindex(type, key, previous)
     }
     m.set(key, object)
@@ -137,6 +139,7 @@ export const make = (): Store => {
     unindex(type, key, previous)
     return { type, previous, current: undefined }
   }
+  const upsert = (type: ResourceType, incoming: KubeObject) => put(type, incoming, false)
   return {
     get: (type, key) => bucket(type).get(key),
     list: (type) => Array.from(bucket(type).values()),
@@ -157,7 +160,7 @@ export const make = (): Store => {
         }
       }
       for (const o of objects) {
-        const c = upsert(type, o)
+        const c = put(type, o, true)
         if (c !== undefined) changes.push(c)
       }
       return changes

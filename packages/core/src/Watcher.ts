@@ -1,7 +1,10 @@
 /**
  * List + watch of one type, as an endless `Stream` that never fails: it lists (paged), watches from the list's
  * resourceVersion, resumes after a watch ends from the last version seen (bookmarks included), relists on
- * `Gone` (410), and reconnects after any other error with jittered backoff that resets after a healthy period.
+ * `Gone` (410), an undecodable event, or a resourceVersion the server calls too large (its store went back in
+ * time, as after an etcd restore), and reconnects after any other error with jittered backoff that resets
+ * after a healthy period. Relists in a row back off the same way: a server that keeps answering 410 gets no
+ * tight LIST+WATCH loop.
  *
  * A relist is delivered as one `Restarted` event holding the complete set, so the store can replace its
  * contents atomically and report deletions that happened while the watch was down.
@@ -54,9 +57,20 @@ export type WatcherState = "listing" | "watching" | "reconnecting"
  * @category constants
  */
 export const defaultBackoff: Schedule.Schedule<unknown, ClusterError> = Schedule.min([
-  Schedule.exponential("200 millis", 2),
+  // Capped, jittered, capped again: the cap holds and reconnects still spread out below it.
+  Schedule.min([Schedule.exponential("200 millis", 2), Schedule.spaced("30 seconds")]).pipe(Schedule.jittered),
   Schedule.spaced("30 seconds")
-]).pipe(Schedule.jittered)
+])
+
+/**
+ * The API server's answer to a watch from a resourceVersion it has not reached (504, "Too large resource
+ * version"): after an etcd restore every version the client saw lies in the future.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isTooLargeResourceVersion = (error: ClusterError): boolean =>
+  error._tag === "ServerError" && /too large resource version/i.test(error.message)
 
 /**
  * Lists every page of a type.
@@ -109,6 +123,8 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
       const backoffSchedule = options.backoff ?? defaultBackoff
       let step = yield* Schedule.toStep(backoffSchedule)
       let resourceVersion: string | undefined
+      /** Relists since the last watch that ran for `healthyAfter`: all but the first wait out the backoff. */
+      let relistsInARow = 0
       const log = (message: string, error?: ClusterError) =>
         Effect.logWarning(message, ...(error ? [{ error: error._tag, message: error.message }] : [])).pipe(
           Effect.annotateLogs({ watcher: typeKey(type), ...(options.namespace ? { namespace: options.namespace } : {}) })
@@ -125,6 +141,13 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         })
       const offer = (e: WatcherEvent) => Queue.offer(queue, e)
       const state = options.onState ?? (() => Effect.void)
+
+      const relist = (message: string, error?: ClusterError) =>
+        Effect.gen(function*() {
+          yield* log(message, error)
+          resourceVersion = undefined
+          if (relistsInARow++ > 0 && error !== undefined) yield* backoff(error)
+        })
 
       while (true) {
         if (resourceVersion === undefined) {
@@ -160,7 +183,10 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
           )
         )
         const ranFor = (yield* Effect.clockWith((c) => c.currentTimeMillis)) - startedAt
-        if (ranFor >= healthyAfter) step = yield* Schedule.toStep(backoffSchedule)
+        if (ranFor >= healthyAfter) {
+          step = yield* Schedule.toStep(backoffSchedule)
+          relistsInARow = 0
+        }
         if (result._tag === "Success") {
           // A server that keeps ending watches at once must not turn this loop into a hot loop.
           if (ranFor < 1000) yield* Effect.sleep("1 second")
@@ -168,14 +194,18 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         }
         const error = result.failure
         if (error._tag === "Gone") {
-          yield* log("watch history compacted (410 Gone); relisting")
-          resourceVersion = undefined
+          yield* relist("watch history compacted (410 Gone); relisting", error)
           continue
         }
         if (error._tag === "Transport" && error.reason === "UndecodableEvent") {
           // An event was lost: resuming would skip or repeat it, so start again from a full list.
-          yield* log("undecodable watch event; relisting", error)
-          resourceVersion = undefined
+          yield* relist("undecodable watch event; relisting", error)
+          continue
+        }
+        if (isTooLargeResourceVersion(error)) {
+          // The version is in the server's future (its store was restored from an older state): resuming can
+          // never succeed, so list the current state (a consistent read) and watch from there.
+          yield* relist("the server's resourceVersion went back (too large resource version); relisting", error)
           continue
         }
         yield* log("watch failed; reconnecting", error)

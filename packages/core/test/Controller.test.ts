@@ -91,3 +91,43 @@ describe("Controller", () => {
       Effect.provide(Registry.layerMemory)
     ))
 })
+
+describe("Controller hazards", () => {
+  const delays = (schedule: Schedule.Schedule<unknown, any>, n: number) =>
+    Effect.gen(function*() {
+      const step = yield* Schedule.toStep(schedule)
+      const out: Array<number> = []
+      for (let i = 0; i < n; i++) out.push(Duration.toMillis((yield* step(0, undefined))[1]))
+      return out
+    })
+
+  it.effect("the default retry is jittered below its 5-minute cap, never above it", () =>
+    Effect.gen(function*() {
+      const all = yield* delays(Operator.defaultRetry, 200)
+      expect(Math.max(...all)).toBeLessThanOrEqual(300_000)
+      expect(all.slice(-50).some((d) => d < 300_000)).toBe(true) // still jittered at the cap
+    }))
+
+  it("a cluster-scoped parent is watched once, whatever the namespaces list", () => {
+    const Tenant = Resource.custom({
+      group: "test.kubefx.io", version: "v1", kind: "Tenant", plural: "tenants", namespaced: false,
+      spec: WebOperator.parent.spec, status: WebOperator.parent.status
+    })
+    const specs = Watches.plan({ ...WebOperator, parent: Tenant, namespaces: ["a", "b"], parentSelector: undefined })
+    expect(specs.filter((s) => s.type === Tenant).map((s) => s.options)).toEqual([{}])
+  })
+
+  it.effect("a stopped controller leaves the Controllers registry", () =>
+    Effect.gen(function*() {
+      const registry = yield* Controller.Controllers
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Operator.run(WebOperator)
+        expect((yield* registry.all).map((c) => c.name)).toEqual(["web-operator"])
+      }))
+      expect(yield* registry.all).toEqual([])
+    }).pipe(
+      Effect.provide(Controller.Controllers.layer),
+      Effect.provide(FakeCluster.layer({ types: [Web] })),
+      Effect.provide(Registry.layerMemory)
+    ))
+})

@@ -175,4 +175,32 @@ describe("Reconciler", () => {
       expect(seen.every((v) => v === undefined)).toBe(true)
       expect(refused.every((r) => r)).toBe(true)
     }).pipe(unfrozen, Effect.provide(env)))
+
+  it.effect("a create that finds the operator's own child (the cache had not caught up) is not a failure", () =>
+    Effect.gen(function*() {
+      const inner = yield* Cluster
+      // The ConfigMap watch and list never show a-v1, as a relist from a lagging cache would not.
+      const hide = <T extends { readonly items: ReadonlyArray<Resource.KubeObject> }>(list: T): T =>
+        ({ ...list, items: list.items.filter((o) => o.metadata.name !== "a-v1") })
+      const blind: Cluster["Service"] = {
+        ...inner,
+        list: (t, o) => (t === Builtin.ConfigMap ? Effect.map(inner.list(t, o), hide) : inner.list(t, o)) as never,
+        watch: (t, o) => (t === Builtin.ConfigMap ? Stream.filter(inner.watch(t, o), (e) => e.object.metadata.name !== "a-v1") : inner.watch(t, o)) as never
+      }
+      return yield* Effect.gen(function*() {
+        const cluster = yield* Cluster
+        const controller = yield* TestKit.run(operator())
+        yield* cluster.create(App, app("a", "v1"))
+        yield* TestKit.settle()
+        // A relist (after compaction and a dropped watch) evicts the child the operator just created.
+        const fake = yield* FakeCluster.FakeCluster
+        yield* fake.compact
+        yield* fake.dropWatches({ error: true })
+        yield* TestKit.settle()
+        const parent = yield* cluster.get(App, at("a"))
+        expect(reconcileError(parent)).toMatchObject({ status: "False" })
+        expect(yield* configMaps).toEqual(["a-v1"])
+        expect((yield* controller.stats).failures).toBe(0)
+      }).pipe(Effect.provideService(Cluster, blind))
+    }).pipe(Effect.provide(env)))
 })

@@ -79,4 +79,18 @@ describe("Store memory", () => {
     expect(Store.applyEvent(s, Builtin.ConfigMap, { _tag: "Deleted", object: inNs("c", "two", "5") })).toHaveLength(1)
     expect(s.size(Builtin.ConfigMap)).toBe(0)
   })
+
+  it("a relist is the truth: after an etcd restore its older resourceVersions replace what was stored", () => {
+    const s = Store.make()
+    s.upsert(Builtin.ConfigMap, cm("a", "100"))
+    s.upsert(Builtin.ConfigMap, cm("b", "101"))
+    // A watch event older than what is stored is refused (the result of our own write came first) ...
+    expect(s.upsert(Builtin.ConfigMap, cm("a", "90"))).toBeUndefined()
+    // ... but a relist replaces everything, whatever its versions.
+    const changes = s.replaceAll(Builtin.ConfigMap, [cm("a", "7"), cm("b", "8")])
+    expect(changes).toHaveLength(2)
+    expect(s.list(Builtin.ConfigMap).map((o) => o.metadata.resourceVersion).sort()).toEqual(["7", "8"])
+    // and later events are judged against the relisted versions
+    expect(s.upsert(Builtin.ConfigMap, cm("a", "9"))).toBeDefined()
+  })
 })

@@ -135,4 +135,37 @@ describe("Watcher", () => {
       expect(events.map(names)).toEqual(["Restarted[a]"])
       expect(failures).toBe(-1)
     }))
+
+  it.effect("a resourceVersion the server calls too large (an etcd restore) relists at the current state, not forever", () =>
+    Effect.gen(function*() {
+      const tooLarge = () =>
+        Stream.fail(new ClusterError.ServerError({ message: "Too large resource version: 50, current: 7", status: 504, reason: "Timeout", retryAfterSeconds: 1 }))
+      // After the restore the list answers with older versions than the watcher had seen: the relist is the truth.
+      const s = scripted([[cm("a", "40")], [cm("a", "6")]], ["50", "7"], [tooLarge(), tooLarge(), tooLarge()])
+      const events = yield* collect(2).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a]", "Restarted[a]"])
+      const relist = s.calls.filter((c) => c.verb === "list")[1]!.options as ListOptions
+      expect(relist.resourceVersion).toBeUndefined() // a consistent read, not one pinned to the future version
+      expect(s.calls.filter((c) => c.verb === "watch").map((c) => (c.options as WatchOptions).resourceVersion).slice(0, 2)).toEqual(["50", "7"])
+    }))
+
+  it.effect("a server that keeps answering 410 is relisted with backoff, not in a tight loop", () =>
+    Effect.gen(function*() {
+      const gone = () => Stream.fail(new ClusterError.Gone({ message: "too old resource version" }))
+      const listedAt: Array<number> = []
+      const s = scripted([[cm("a", "1")]], ["5"], Array.from({ length: 20 }, gone))
+      const timed = Layer.mock(Cluster, {
+        list: (type: never, options?: ListOptions) =>
+          Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+            listedAt.push(now)
+            return Effect.flatMap(Effect.service(Cluster), (inner) => inner.list(type, options))
+          }).pipe(Effect.provide(s.layer)),
+        watch: (type: never, options: WatchOptions) => Stream.unwrap(Effect.map(Effect.service(Cluster), (inner) => inner.watch(type, options))).pipe(Stream.provide(s.layer))
+      } as never)
+      yield* collect(6).pipe(Effect.provide(timed))
+      expect(listedAt).toHaveLength(6)
+      // The first relist is immediate; the ones after it wait, longer each time.
+      expect(listedAt[1]! - listedAt[0]!).toBeLessThan(1000)
+      expect(listedAt[5]! - listedAt[1]!).toBeGreaterThanOrEqual(1000)
+    }))
 })

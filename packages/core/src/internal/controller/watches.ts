@@ -29,7 +29,8 @@ export const plan = (config: {
   const childNamespaces = config.parent.namespaced ? namespaces : [undefined]
   const inNamespace = (ns: string | undefined) => (ns === undefined ? {} : { namespace: ns })
   const specs: Array<WatchSpec> = []
-  for (const ns of namespaces) {
+  // A cluster-scoped parent has no namespace to narrow by: one watch, however many namespaces are listed.
+  for (const ns of config.parent.namespaced ? namespaces : [undefined]) {
     specs.push({
       type: config.parent,
       options: { ...inNamespace(ns), ...(config.parentSelector ? { labelSelector: config.parentSelector } : {}) }
