@@ -266,6 +266,7 @@ export const make = <Spec, Status, E, R>(
       return left
     })
 
+  /** Runs one step; returns the server's answer when the step updated a child that existed. */
   const execute = (step: Plan.Step) =>
     Effect.gen(function*() {
       const target = "object" in step ? step.object : step.current
@@ -282,7 +283,7 @@ export const make = <Spec, Status, E, R>(
             Effect.catchTag("AlreadyExists", () => Effect.as(ensureOwned(step.type, step.object), undefined))
           )
           if (created !== undefined) store.upsert(step.type, created)
-          return
+          return undefined
         }
         case "Apply": {
           // The store sees only labelled objects: an unlabelled object of the same name would be taken over by
@@ -290,12 +291,12 @@ export const make = <Spec, Status, E, R>(
           if (step.create) yield* ensureOwned(step.type, step.object).pipe(Effect.catchTag("NotFound", () => Effect.void))
           const applied = yield* cluster.apply(step.type, step.object, { fieldManager: config.fieldManager, force: true })
           store.upsert(step.type, applied)
-          return
+          return step.create ? undefined : applied
         }
         case "Replace": {
           const replaced = yield* cluster.replace(step.type, step.object, { fieldManager: config.fieldManager })
           store.upsert(step.type, replaced)
-          return
+          return replaced
         }
         case "Recreate": {
           const left = yield* deleteChild(step.type, step.current)
@@ -304,11 +305,11 @@ export const make = <Spec, Status, E, R>(
           }
           const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
           store.upsert(step.type, created)
-          return
+          return undefined
         }
         case "Delete": {
           yield* deleteChild(step.type, step.current)
-          return
+          return undefined
         }
       }
     }).pipe(
@@ -376,8 +377,9 @@ export const make = <Spec, Status, E, R>(
       const writes = plan.steps.filter((s) => s._tag !== "Delete")
       const deletes = plan.steps.filter((s) => s._tag === "Delete")
       const run = (steps: ReadonlyArray<Plan.Step>) => Effect.forEach(steps, (step) => Effect.result(execute(step)), { concurrency: 4 })
-      let results = yield* run(writes)
-      if (plan.blocked.length === 0 && results.every(Result.isSuccess)) results = yield* run(deletes)
+      const written = yield* run(writes)
+      const deleted = plan.blocked.length === 0 && written.every(Result.isSuccess) ? yield* run(deletes) : []
+      const results = [...written, ...deleted]
       const failed = results.filter(Result.isFailure).map((r) => r.failure)
       if (failed.length > 0) {
         const reason = failed.every((f) => f.reason === "ChildConflict") ? "ChildConflict" : "WriteFailed"
@@ -389,10 +391,18 @@ export const make = <Spec, Status, E, R>(
       }
       const status = yield* successStatus(parent, response.status)
       yield* writeStatus(parent, status).pipe(Effect.mapError((e) => writeFailed("status", e)))
-      return {
-        _tag: "Done",
-        requeueAfter: response.requeueAfter === undefined ? undefined : Duration.fromInputUnsafe(response.requeueAfter)
-      } as Outcome
+      // An update's answer can carry a change someone else made after our snapshot (a Deployment became
+      // available): its watch events then arrive as old news and trigger nothing, so look again now.
+      const sawLess = written.some((r) => {
+        if (Result.isFailure(r) || r.success === undefined) return false
+        const after = r.success
+        const before = observed.find((o) =>
+          o.object.kind === after.kind && o.object.apiVersion === after.apiVersion && o.object.metadata.name === after.metadata.name
+        )
+        return before !== undefined && !Json.equal(before.object["status"] ?? {}, after["status"] ?? {})
+      })
+      const requeueAfter = response.requeueAfter === undefined ? undefined : Duration.fromInputUnsafe(response.requeueAfter)
+      return { _tag: "Done", requeueAfter: sawLess ? Duration.zero : requeueAfter } as Outcome
     })
 
   return (key: string) =>

@@ -15,6 +15,7 @@ import * as Conditions from "../src/Conditions.ts"
 import type * as Handler from "../src/Handler.ts"
 import * as Operator from "../src/Operator.ts"
 import * as Resource from "../src/Resource.ts"
+import { Registry, web, Web, WebOperator } from "./fixtures/Web.ts"
 
 const App = Resource.custom({
   group: "test.kubefx.io",
@@ -203,4 +204,35 @@ describe("Reconciler", () => {
         expect((yield* controller.stats).failures).toBe(0)
       }).pipe(Effect.provideService(Cluster, blind))
     }).pipe(Effect.provide(env)))
+
+  it.effect("a write whose result shows a change the sync did not see (a child became ready meanwhile) reconciles again", () =>
+    Effect.gen(function*() {
+      const inner = yield* Cluster
+      // As when kube-controller-manager updates a Deployment's status between our read and our write: the
+      // apply's answer already carries the new status, so the watch events for it arrive as old news.
+      let race = false
+      const racing: Cluster["Service"] = {
+        ...inner,
+        apply: (t, o, w) =>
+          t !== Builtin.Deployment || !race
+            ? inner.apply(t, o, w)
+            : Effect.gen(function*() {
+              const applied = yield* inner.apply(t, o, w)
+              const replicas = (applied["spec"] as { replicas?: number }).replicas ?? 1
+              yield* inner.replaceStatus(t, { ...applied, status: { replicas, availableReplicas: replicas, readyReplicas: replicas } })
+              return yield* inner.get(t, { namespace: applied.metadata.namespace ?? "", name: applied.metadata.name ?? "" })
+            }) as never
+      }
+      return yield* Effect.gen(function*() {
+        const cluster = yield* Cluster
+        yield* TestKit.run(Operator.make({ ...WebOperator, resyncPeriod: "1 hour" }))
+        yield* cluster.create(Web, web("a"))
+        yield* TestKit.settle({ horizon: "1 minute" })
+        race = true
+        yield* cluster.patch(Web, at("a"), { type: "merge", body: { spec: { replicas: 2 } } })
+        yield* TestKit.settle({ horizon: "1 minute" })
+        const parent = yield* cluster.get(Web, at("a"))
+        expect(Conditions.get(Conditions.fromStatus(parent["status"]), "Ready")).toMatchObject({ status: "True", reason: "Available" })
+      }).pipe(Effect.provideService(Cluster, racing))
+    }).pipe(Effect.provide(Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory))))
 })
