@@ -247,8 +247,50 @@ export const isSubset = (desired: unknown, observed: unknown): boolean => {
  * @since 0.1.0
  * @category utils
  */
-export const isUpToDate = (desired: DesiredChild, observed: KubeObject): boolean =>
-  observed.metadata.annotations?.[hashAnnotation] === desired.hash && isSubset(desired.object, observed)
+export const isUpToDate = (desired: DesiredChild, observed: KubeObject, normalized?: Normalized): boolean =>
+  observed.metadata.annotations?.[hashAnnotation] === desired.hash &&
+  (isSubset(desired.object, observed) ||
+    (normalized !== undefined && normalized.hash === desired.hash && isSubset(normalized.form, observed)))
+
+/**
+ * The desired child as the API server stored it: the server canonicalises some values (`1000m` → `1`,
+ * `1024Mi` → `1Gi`, a Secret's `stringData` into `data`), and admission can add list items, so the literal
+ * desired object is never a subset of what is stored. `form` is the server's answer to a write of the desired
+ * child with this `hash`, cut down to the fields the desired child declares (see `project`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Normalized {
+  readonly hash: string
+  readonly form: unknown
+}
+
+/**
+ * The part of `stored` that `shape` declares: for each key of an object in `shape`, the value `stored` has
+ * there (recursively); lists are taken whole from `stored` when their length differs (items appended by
+ * admission) and item by item otherwise; keys `stored` lacks (a write-only field such as `stringData`) are
+ * dropped. Comparing this with a later observed object tells drift from normalisation.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const project = (shape: unknown, stored: unknown): unknown => {
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(stored)) return stored
+    return stored.length === shape.length ? shape.map((s, i) => project(s, stored[i])) : stored
+  }
+  if (shape !== null && typeof shape === "object") {
+    if (stored === null || typeof stored !== "object" || Array.isArray(stored)) return stored
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(shape)) {
+      const value = (stored as Record<string, unknown>)[key]
+      if (value !== undefined) out[key] = project((shape as Record<string, unknown>)[key], value)
+    }
+    return out
+  }
+  return stored
+}
 
 /**
  * Whether an object sitting where a child should be is ours to write. The one place kubefx decides this:
@@ -289,7 +331,9 @@ export const ownership = (existing: KubeObject, parentUid: string, operatorName:
  * desired child should be) match `desired`.
  *
  * - absent → create (`apply` children are created by server-side apply);
- * - present, ours, drifted → update by the child's policy (`onDelete`: left as it is);
+ * - present, ours, drifted → update by the child's policy (`onDelete`: left as it is); not drifted means the
+ *   desired hash matches and the desired fields equal the observed ones, literally or as the server normalised
+ *   them (`normalizedOf`);
  * - present, not ours → blocked (never touched);
  * - ours, not desired → delete (with a uid precondition);
  * - ours and being deleted → left to finish.
@@ -300,7 +344,8 @@ export const ownership = (existing: KubeObject, parentUid: string, operatorName:
 export const make = (
   parentUid: string,
   desired: ReadonlyArray<DesiredChild>,
-  observed: ReadonlyArray<{ readonly type: ResourceType; readonly object: KubeObject }>
+  observed: ReadonlyArray<{ readonly type: ResourceType; readonly object: KubeObject }>,
+  normalizedOf: (child: DesiredChild) => Normalized | undefined = () => undefined
 ): Plan => {
   const byId = new Map<string, { readonly type: ResourceType; readonly object: KubeObject }>()
   for (const o of observed) byId.set(childId(o.type, o.object), o)
@@ -324,7 +369,7 @@ export const make = (
       blocked.push({ type: d.type, object: d.object, reason: verdict.reason })
       continue
     }
-    if (current.metadata.deletionTimestamp !== undefined || isUpToDate(d, current)) continue
+    if (current.metadata.deletionTimestamp !== undefined || isUpToDate(d, current, normalizedOf(d))) continue
     switch (d.update) {
       case "apply":
         steps.push({ _tag: "Apply", type: d.type, object: d.object, create: false })

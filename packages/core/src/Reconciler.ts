@@ -266,6 +266,47 @@ export const make = <Spec, Status, E, R>(
       return left
     })
 
+  /**
+   * What the server made of each child's desired state (keyed by child, with the desired hash it belongs to):
+   * learned from the answers to our own writes, or from a dry run when a child looks drifted only because the
+   * server normalised it. Lets a resync see such children as up to date and write nothing.
+   */
+  const normalized = new Map<string, Plan.Normalized>()
+  const childKey = (o: KubeObject) => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ""}|${o.metadata.name ?? ""}`
+  const learn = (desired: KubeObject, answer: KubeObject) => {
+    const hash = desired.metadata.annotations?.[Plan.hashAnnotation]
+    if (hash !== undefined) normalized.set(childKey(desired), { hash, form: Plan.project(desired, answer) })
+  }
+  const normalizedOf = (d: Plan.DesiredChild) => normalized.get(childKey(d.object))
+
+  /**
+   * For children whose hash matches but whose fields differ from the desired literal, and whose normal form is
+   * not known yet (after a restart): ask the server with a dry run of the write the policy would make.
+   */
+  const learnByDryRun = (desired: ReadonlyArray<Plan.DesiredChild>, observed: ReadonlyArray<{ readonly object: KubeObject }>) =>
+    Effect.forEach(desired, (d) =>
+      Effect.gen(function*() {
+        if (d.update === "onDelete") return
+        const known = normalizedOf(d)
+        if (known !== undefined && known.hash === d.hash) return
+        const current = observed.find((o) => childKey(o.object) === childKey(d.object))?.object
+        if (current === undefined || current.metadata.annotations?.[Plan.hashAnnotation] !== d.hash) return
+        if (Plan.isSubset(d.object, current)) return
+        const cluster = yield* Cluster
+        const answer = d.update === "apply"
+          ? cluster.apply(d.type, d.object, { fieldManager: config.fieldManager, force: true, dryRun: true })
+          : cluster.replace(d.type, {
+            ...d.object,
+            metadata: { ...d.object.metadata, ...(current.metadata.resourceVersion === undefined ? {} : { resourceVersion: current.metadata.resourceVersion }) }
+          }, {
+            fieldManager: config.fieldManager,
+            dryRun: true
+          })
+        // A dry run that fails teaches nothing: the plan then sees drift and writes, as it would have.
+        const result = yield* Effect.option(answer)
+        if (result._tag === "Some") learn(d.object, result.value)
+      }), { concurrency: 4, discard: true })
+
   /** Runs one step; returns the server's answer when the step updated a child that existed. */
   const execute = (step: Plan.Step) =>
     Effect.gen(function*() {
@@ -282,7 +323,10 @@ export const make = <Spec, Status, E, R>(
             Effect.map((o): KubeObject | undefined => o),
             Effect.catchTag("AlreadyExists", () => Effect.as(ensureOwned(step.type, step.object), undefined))
           )
-          if (created !== undefined) store.upsert(step.type, created)
+          if (created !== undefined) {
+            store.upsert(step.type, created)
+            learn(step.object, created)
+          }
           return undefined
         }
         case "Apply": {
@@ -291,11 +335,13 @@ export const make = <Spec, Status, E, R>(
           if (step.create) yield* ensureOwned(step.type, step.object).pipe(Effect.catchTag("NotFound", () => Effect.void))
           const applied = yield* cluster.apply(step.type, step.object, { fieldManager: config.fieldManager, force: true })
           store.upsert(step.type, applied)
+          learn(step.object, applied)
           return step.create ? undefined : applied
         }
         case "Replace": {
           const replaced = yield* cluster.replace(step.type, step.object, { fieldManager: config.fieldManager })
           store.upsert(step.type, replaced)
+          learn(step.object, replaced)
           return replaced
         }
         case "Recreate": {
@@ -305,10 +351,12 @@ export const make = <Spec, Status, E, R>(
           }
           const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
           store.upsert(step.type, created)
+          learn(step.object, created)
           return undefined
         }
         case "Delete": {
           yield* deleteChild(step.type, step.current)
+          normalized.delete(childKey(step.current))
           return undefined
         }
       }
@@ -371,7 +419,8 @@ export const make = <Spec, Status, E, R>(
         const existing = store.get(d.type, `${d.object.metadata.namespace ? `${d.object.metadata.namespace}/` : ""}${d.object.metadata.name}`)
         if (existing !== undefined && !observed.some((o) => o.object === existing)) observed.push({ type: d.type, object: existing })
       }
-      const plan = Plan.make(uid, desired.success, observed)
+      yield* learnByDryRun(desired.success, observed)
+      const plan = Plan.make(uid, desired.success, observed, normalizedOf)
       // Deletes come last, and only when everything else landed: a rename whose create fails must leave the
       // old child serving, and a blocked child must not lose the one it replaces.
       const writes = plan.steps.filter((s) => s._tag !== "Delete")
