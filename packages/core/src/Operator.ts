@@ -2,7 +2,8 @@
  * An operator: a parent type, the child types it owns, and the handler that says what the children and
  * status should be. `make` checks the definition and fills in the defaults; `run` starts it as a `Controller`
  * (watchers → store → trigger → work queue → bounded workers → reconcile) and `layer` does the same as a
- * Layer for `main`.
+ * Layer for `main`. With the `leaderElection` option, several replicas can run and only the elected one
+ * reconciles (see `RunOptions`).
  *
  * @since 0.1.0
  */
@@ -12,6 +13,7 @@ import type { Cluster } from "./Cluster.ts"
 import type * as Ctl from "./Controller.ts"
 import type { Finalize, Sync } from "./Handler.ts"
 import * as Internal from "./internal/controller/run.ts"
+import type { LeaderElectionOptions } from "./LeaderElection.ts"
 import type { ReconcileFailure } from "./Reconciler.ts"
 import type { CustomResource } from "./Resource.ts"
 import { typeKey } from "./Resource.ts"
@@ -139,20 +141,52 @@ export const make = <Spec, Status, E = never, R = never>(
 }
 
 /**
+ * How an operator runs, beyond its definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  /**
+   * Run as one of several replicas, only the one holding a `coordination.k8s.io/v1` Lease reconciling
+   * (`LeaderElection` describes the algorithm and its guarantees). Every replica watches and keeps its cache
+   * warm, and so reports ready; the leader alone takes work, starting with every parent it knows. When it loses
+   * the Lease (its renew deadline passed without a renewal, or another replica holds it), every write it makes is
+   * refused from that moment, its reconciles end (failing as `LeadershipLost`, not retried) and it campaigns
+   * again. On shutdown the leader finishes its reconciles, then releases the Lease so another takes over at once.
+   *
+   * `name` defaults to the operator's name, `identity` to a random id (use the pod name). RBAC: the Lease needs
+   * get, create and update in `namespace` (`kubefx manifests --leader-election`).
+   */
+  readonly leaderElection?: (Omit<LeaderElectionOptions, "name"> & { readonly name?: string | undefined }) | undefined
+}
+
+/**
  * Starts an operator in the current Scope and returns its `Controller`. Closing the Scope shuts it down
- * gracefully: watchers stop, no new work is taken, in-flight reconciles get `shutdownTimeout` to finish.
+ * gracefully: watchers stop, no new work is taken, in-flight reconciles get `shutdownTimeout` to finish (and,
+ * with leader election, the Lease is released after that).
  * When a `Controller.Controllers` registry is in context, the controller joins it.
  *
+ * @example
+ * ```ts
+ * declare const operator: Operator.Operator<unknown, unknown, never, never>
+ *
+ * // Two replicas on one cluster: only the one holding the Lease default/<operator name> reconciles.
+ * const replica = (identity: string) => Operator.run(operator, { leaderElection: { namespace: "default", identity } })
+ * const replicas = Effect.all([replica("a"), replica("b")])
+ * ```
  * @since 0.1.0
  * @category running
  */
 export const run: <Spec, Status, E, R>(
-  operator: Operator<Spec, Status, E, R>
+  operator: Operator<Spec, Status, E, R>,
+  options?: RunOptions
 ) => Effect.Effect<Ctl.Controller, never, Scope.Scope | Cluster | R> = Internal.run
 
 /**
  * The operator as a Layer: starts with the layer, shuts down gracefully when the layer is released.
- * Several operators compose with `Layer.mergeAll`.
+ * Several operators compose with `Layer.mergeAll`. `options` as for `run`: with `leaderElection`, run as many
+ * replicas as you like and only the elected one reconciles.
  *
  * @example
  * ```ts
@@ -162,7 +196,9 @@ export const run: <Spec, Status, E, R>(
  * import { Layer } from "effect"
  * declare const operator: Operator.Operator<unknown, unknown, never, never>
  *
- * const Main = Operator.layer(operator).pipe(
+ * const Main = Operator.layer(operator, {
+ *   leaderElection: { namespace: "operators", identity: process.env["POD_NAME"] }
+ * }).pipe(
  *   Layer.provide(KubeCluster.layer),
  *   Layer.provide(ClientConfig.layerFromEnvironment({ operatorName: "echo-operator" }))
  * )
@@ -171,5 +207,7 @@ export const run: <Spec, Status, E, R>(
  * @since 0.1.0
  * @category running
  */
-export const layer = <Spec, Status, E, R>(operator: Operator<Spec, Status, E, R>): Layer.Layer<never, never, Cluster | R> =>
-  Layer.effectDiscard(run(operator))
+export const layer = <Spec, Status, E, R>(
+  operator: Operator<Spec, Status, E, R>,
+  options?: RunOptions
+): Layer.Layer<never, never, Cluster | R> => Layer.effectDiscard(run(operator, options))
