@@ -454,10 +454,33 @@ export const make = <Spec, Status, E, R>(
       return { _tag: "Done", requeueAfter: sawLess ? Duration.zero : requeueAfter } as Outcome
     })
 
+  /**
+   * A parent that left the operator's selection (relabelled out of `parentSelector`) still carries our
+   * finalizer: take it off, or nothing would ever let the parent be deleted. Its children stay, owned by it.
+   */
+  const release = (key: string, departed: KubeObject) =>
+    Effect.gen(function*() {
+      if (hasFinalizer(departed, config.finalizerName)) {
+        const released = yield* patchFinalizers(departed, (departed.metadata.finalizers ?? []).filter((f) => f !== config.finalizerName)).pipe(
+          Effect.catchTag("NotFound", () => Effect.succeed(undefined))
+        )
+        // patchFinalizers wrote the answer through to the store, but the parent is no longer ours to cache.
+        if (released !== undefined) store.remove(parentType, released)
+        yield* Effect.logInfo("the parent left this operator's selection: released it")
+      }
+      store.forget(parentType, key)
+    }).pipe(
+      Effect.as<Outcome>({ _tag: "Done", requeueAfter: undefined }),
+      Effect.catch((e: ClusterError) => Effect.succeed<Outcome>({ _tag: "Failed", failure: writeFailed("release the parent", e) }))
+    )
+
   return (key: string) =>
     Effect.gen(function*() {
       const parent = store.get(parentType, key)
-      if (parent === undefined) return { _tag: "Done", requeueAfter: undefined } as Outcome
+      if (parent === undefined) {
+        const departed = store.departed(parentType, key)
+        return departed === undefined ? ({ _tag: "Done", requeueAfter: undefined } as Outcome) : yield* release(key, departed)
+      }
       const run = isDeleting(parent)
         ? (config.finalize !== undefined && hasFinalizer(parent, config.finalizerName)
           ? finalizeParent(parent, config.finalize)

@@ -68,6 +68,13 @@ export interface Store {
   /** An object is gone. */
   readonly remove: (type: ResourceType, object: KubeObject) => Change | undefined
   /**
+   * An object a watch reported gone although it still had finalizers (so it was not deleted): it left the
+   * watch's selection, e.g. relabelled out of a label selector. Its last state, until it comes back or is
+   * `forget`-ten.
+   */
+  readonly departed: (type: ResourceType, key: string) => KubeObject | undefined
+  readonly forget: (type: ResourceType, key: string) => void
+  /**
    * Replaces every object of a type at once (after a relist): changes include deletions for vanished objects.
    * With `namespace`, only that namespace's objects are replaced (a relist of a namespaced watch). A relist is
    * the truth: its objects are taken even when their resourceVersions are older than those stored.
@@ -81,6 +88,7 @@ export interface Store {
  */
 export const make = (): Store => {
   const byType = new Map<string, Map<string, KubeObject>>()
+  const gone = new Map<string, KubeObject>()
   const byOwner = new Map<string, Map<string, Entry>>()
   const bucket = (type: ResourceType): Map<string, KubeObject> => {
     const k = typeKey(type)
@@ -131,6 +139,9 @@ export const make = (): Store => {
     const key = keyOf(refOf(object))
     const previous = m.get(key)
     if (previous === undefined) return undefined
+    // The API server deletes an object only once its finalizers are gone: one reported gone with finalizers
+    // left the selection instead.
+    if ((object.metadata.finalizers?.length ?? 0) > 0) gone.set(indexKey(type, key), deepFreeze(object))
     // A deletion seen by a watch that lags behind a re-creation we already stored must not remove the new object.
     if (previous.metadata.uid !== undefined && object.metadata.uid !== undefined && previous.metadata.uid !== object.metadata.uid) {
       return undefined
@@ -139,7 +150,11 @@ export const make = (): Store => {
     unindex(type, key, previous)
     return { type, previous, current: undefined }
   }
-  const upsert = (type: ResourceType, incoming: KubeObject) => put(type, incoming, false)
+  const upsert = (type: ResourceType, incoming: KubeObject) => {
+    const change = put(type, incoming, false)
+    if (change !== undefined) gone.delete(indexKey(type, keyOf(refOf(incoming))))
+    return change
+  }
   return {
     get: (type, key) => bucket(type).get(key),
     list: (type) => Array.from(bucket(type).values()),
@@ -147,6 +162,8 @@ export const make = (): Store => {
     childrenOf: (uid) => Array.from(byOwner.get(uid)?.values() ?? []),
     upsert,
     remove,
+    departed: (type, key) => gone.get(indexKey(type, key)),
+    forget: (type, key) => void gone.delete(indexKey(type, key)),
     replaceAll: (type, objects, namespace) => {
       const m = bucket(type)
       const fresh = new Set(objects.map((o) => keyOf(refOf(o))))

@@ -235,4 +235,22 @@ describe("Reconciler", () => {
         expect(Conditions.get(Conditions.fromStatus(parent["status"]), "Ready")).toMatchObject({ status: "True", reason: "Available" })
       }).pipe(Effect.provideService(Cluster, racing))
     }).pipe(Effect.provide(Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory))))
+
+  it.effect("a parent relabelled out of the operator's selector is released: its finalizer removed, its children left", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      yield* TestKit.run(operator({ parentSelector: "team=a", finalize: () => Effect.succeed({ finalized: true }) }))
+      yield* cluster.create(App, { ...app("x", "v1"), metadata: { name: "x", namespace: "default", labels: { team: "a" } } })
+      yield* TestKit.settle()
+      expect((yield* cluster.get(App, at("x"))).metadata.finalizers).toEqual(["kubefx.io/app-operator"])
+      yield* cluster.patch(App, at("x"), { type: "merge", body: { metadata: { labels: { team: "b" } } } })
+      yield* TestKit.settle()
+      const released = yield* cluster.get(App, at("x"))
+      expect(released.metadata.finalizers ?? []).toEqual([])
+      expect(yield* configMaps).toEqual(["x-v1"])
+      // Deleting it now is not held up by an operator that no longer handles it.
+      yield* cluster.delete(App, at("x"))
+      yield* TestKit.settle()
+      expect(yield* Effect.flip(cluster.get(App, at("x")))).toMatchObject({ _tag: "NotFound" })
+    }).pipe(Effect.provide(env)))
 })
