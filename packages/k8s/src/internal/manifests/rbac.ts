@@ -55,8 +55,8 @@ export interface RbacOptions {
   /** Default: the operator's name. */
   readonly serviceAccountName?: string
   /**
-   * Grant `leases` for leader election, in the operator's namespace. Default false: the kubefx engine does not
-   * elect a leader (its Deployment runs one replica); grant it when the operator adds leader election.
+   * Grant `leases` for leader election, in the operator's namespace. Default false: the engine elects a leader
+   * only when run with the `leaderElection` option (`Operator.layer(op, { leaderElection })`); grant it then.
    */
   readonly leaderElection?: boolean
   /**
