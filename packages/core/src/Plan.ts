@@ -150,6 +150,8 @@ export const desiredChildren = (
         new InvalidChild({ message: `sync returned a ${child.kind} without metadata.name (children need stable names)` })
       )
     }
+    const refused = refuse(child, name, parent.object)
+    if (refused !== undefined) return Result.fail(new InvalidChild({ message: refused }))
     let namespace = ""
     if (config.type.namespaced) {
       namespace = child.metadata.namespace ?? parentNs
@@ -174,7 +176,11 @@ export const desiredChildren = (
       return Result.fail(new InvalidChild({ message: `sync returned ${describe(object)} twice` }))
     }
     seen.add(id)
-    const hash = Json.hash(object)
+    const text = Json.canonical(object)
+    if (text.length > maxChildBytes) {
+      return Result.fail(new InvalidChild({ message: `${describe(object)} is too large (${text.length} bytes of JSON; etcd stores at most about ${maxChildBytes})` }))
+    }
+    const hash = Json.hashText(text)
     out.push({
       type: config.type,
       update: config.update,
@@ -183,6 +189,26 @@ export const desiredChildren = (
     })
   }
   return Result.succeed(out)
+}
+
+/** etcd refuses objects over 1.5 MiB; a child that large fails every write, so it is refused before any. */
+const maxChildBytes = 1_500_000
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/** Why a child must not be written at all, found before anything of the response is (or undefined). */
+const refuse = (child: KubeObject, name: string, parent: KubeObject): string | undefined => {
+  const what = `${child.kind} ${name}`
+  if (name.length > 253 || !dnsSubdomain.test(name)) {
+    return `${what}: ${JSON.stringify(name)} is not a valid name (lower-case letters, digits, '-' and '.', at most 253 characters)`
+  }
+  for (const ref of child.metadata.ownerReferences ?? []) {
+    if (ref.controller === true && ref.uid !== parent.metadata.uid) {
+      return `${what} sets a controller ownerReference to ${ref.kind} ${ref.name}: kubefx makes the parent its controller, so a child cannot name another`
+    }
+    const missing = (["apiVersion", "kind", "name", "uid"] as const).filter((k) => typeof ref[k] !== "string" || ref[k] === "")
+    if (missing.length > 0) return `${what} has an ownerReference without ${missing.join(", ")} (the API server would refuse it)`
+  }
+  return undefined
 }
 
 const normalize = (operatorName: string, parent: KubeObject, child: KubeObject, namespace: string): KubeObject => {

@@ -4,10 +4,11 @@
  * Operator.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { FakeCluster } from "@kubefx/testkit"
-import { Duration, Effect, Option, Schedule } from "effect"
+import { FakeCluster, TestKit } from "@kubefx/testkit"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import * as Builtin from "../src/Builtin.ts"
+import * as Cluster from "../src/Cluster.ts"
 import * as Child from "../src/Child.ts"
 import * as Controller from "../src/Controller.ts"
 import * as Retry from "../src/internal/controller/retry.ts"
@@ -130,4 +131,20 @@ describe("Controller hazards", () => {
       Effect.provide(FakeCluster.layer({ types: [Web] })),
       Effect.provide(Registry.layerMemory)
     ))
+
+  it.effect("1,000 changes to one parent's children collapse into a few reconciles", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.Cluster
+      const controller = yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, { apiVersion: Web.apiVersion, kind: Web.kind, metadata: { name: "a", namespace: "default" }, spec: { message: "hi" } })
+      yield* TestKit.settle()
+      const before = (yield* controller.stats).reconciles
+      for (let i = 0; i < 1000; i++) {
+        yield* cluster.patch(Builtin.Deployment, { namespace: "default", name: "a" }, { type: "merge", body: { metadata: { annotations: { tick: String(i) } } } })
+      }
+      yield* TestKit.settle()
+      const extra = (yield* controller.stats).reconciles - before
+      expect(extra).toBeGreaterThanOrEqual(1)
+      expect(extra).toBeLessThanOrEqual(20) // the patches interleave with reconciles; each one runs once for all the events queued meanwhile
+    }).pipe(Effect.provide(Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory))))
 })

@@ -58,6 +58,21 @@ describe("Plan.desiredChildren", () => {
     expect(msg(withNs)).toMatch(/cluster-scoped/)
   })
 
+  it("rejects, before anything is written, children with foreign or malformed owner references, bad names or too large", () => {
+    const bad = (children: ReadonlyArray<KubeObject>) => Plan.desiredChildren("op", parentInfo, children, configs)
+    const msg = (r: ReturnType<typeof bad>) => (Result.isFailure(r) ? r.failure.message : "ok")
+    const withOwners = (ownerReferences: ReadonlyArray<unknown>): KubeObject => ({ ...cm("a", {}), metadata: { name: "a", ownerReferences } } as KubeObject)
+    // another controller: kubefx sets the controller reference itself, it never silently drops one
+    expect(msg(bad([withOwners([{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "rs", uid: "uid-9", controller: true }])]))).toMatch(/controller ownerReference/)
+    // a non-controlling owner must be a complete reference
+    expect(msg(bad([withOwners([{ apiVersion: "v1", kind: "ConfigMap", name: "x" }])]))).toMatch(/ownerReference.*uid/)
+    // an extra, complete, non-controlling owner is kept
+    expect(msg(bad([withOwners([{ apiVersion: "v1", kind: "ConfigMap", name: "x", uid: "uid-x" }])]))).toBe("ok")
+    expect(msg(bad([cm("Not_A_Name", {})]))).toMatch(/not a valid name/)
+    expect(msg(bad([cm("a".repeat(254), {})]))).toMatch(/not a valid name/)
+    expect(msg(bad([cm("big", { blob: "x".repeat(1_600_000) })]))).toMatch(/too large/)
+  })
+
   it("hash is independent of key order and changes when a field is removed", () => {
     const a = desired([cm("a", { x: "1", y: "2" })])[0]!
     const b = desired([{ metadata: { name: "a" }, data: { y: "2", x: "1" }, kind: "ConfigMap", apiVersion: "v1" }])[0]!

@@ -30,8 +30,10 @@ export const equal = (a: unknown, b: unknown): boolean => {
 }
 
 /** A 64-bit FNV-1a hash of a value's canonical form, as 16 hex digits. Not cryptographic: it detects change. */
-export const hash = (value: unknown): string => {
-  const s = canonical(value)
+export const hash = (value: unknown): string => hashText(canonical(value))
+
+/** The hash of a canonical form already computed (see `canonical`). */
+export const hashText = (s: string): string => {
   // Two 32-bit lanes of FNV-1a with different offsets approximate a 64-bit hash without BigInt.
   let h1 = 0x811c9dc5
   let h2 = 0xcbf29ce4
