@@ -62,6 +62,8 @@ export interface ControllerStats extends Stats {
   /** Watchers currently connected and streaming (the rest are listing or waiting to reconnect). */
   readonly watchersReady: number
   readonly watchers: number
+  /** For each watcher that is not streaming, its last error: what a readiness probe reports. */
+  readonly watchProblems: ReadonlyArray<string>
 }
 
 /**

@@ -30,12 +30,14 @@ export const notReady: Effect.Effect<ReadonlyArray<string>, never, Controllers> 
   const controllers = yield* (yield* Controllers).all
   const problems: Array<string> = []
   for (const c of controllers) {
+    const stats = yield* c.stats
+    // Say why: "caches not synced" alone sends an operator hunting; the watch's error names the fix.
+    const why = stats.watchProblems.length === 0 ? "" : ` (${stats.watchProblems.join("; ")})`
     if (!(yield* c.hasSynced)) {
-      problems.push(`${c.name}: caches not synced`)
+      problems.push(`${c.name}: caches not synced${why}`)
       continue
     }
-    const stats = yield* c.stats
-    if (stats.watchersReady < stats.watchers) problems.push(`${c.name}: ${stats.watchers - stats.watchersReady} watch(es) reconnecting`)
+    if (stats.watchersReady < stats.watchers) problems.push(`${c.name}: ${stats.watchers - stats.watchersReady} watch(es) reconnecting${why}`)
   }
   return problems
 })

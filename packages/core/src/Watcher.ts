@@ -41,7 +41,7 @@ export interface WatcherOptions extends Selection {
   /** Server-side watch timeout bounds in seconds; a random value in the range is used per watch. Default [300, 600]. */
   readonly timeoutSeconds?: readonly [number, number]
   /** Told when the watcher starts listing, is watching, or waits to reconnect (for health checks and tests). */
-  readonly onState?: (state: WatcherState) => Effect.Effect<void>
+  readonly onState?: (state: WatcherState, error?: ClusterError) => Effect.Effect<void>
 }
 
 /**
@@ -131,7 +131,7 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         )
       const backoff = (error: ClusterError) =>
         Effect.gen(function*() {
-          yield* state("reconnecting")
+          yield* state("reconnecting", error)
           const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
           const delay = yield* step(now, error).pipe(
             Effect.map(([, d]) => d),

@@ -135,7 +135,8 @@ export const run = <Spec, Status, E, R>(
         failures: counters.failures,
         parents: store.size(parentType),
         watchers: watches.count,
-        watchersReady: watches.ready()
+        watchersReady: watches.ready(),
+        watchProblems: watches.problems()
       })))
     }
     const registry = yield* Effect.serviceOption(Controllers)

@@ -8,7 +8,7 @@ import type { Cluster } from "../../Cluster.ts"
 import type { Namespaces } from "../../Controller.ts"
 import type { ChildConfig } from "../../Child.ts"
 import { operatorLabel } from "../../Plan.ts"
-import type { ResourceType } from "../../Resource.ts"
+import { type ResourceType, typeKey } from "../../Resource.ts"
 import * as Store from "../../Store.ts"
 import * as Watcher from "../../Watcher.ts"
 
@@ -51,6 +51,8 @@ export interface Watches {
   readonly count: number
   /** Watches connected and streaming now. */
   readonly ready: () => number
+  /** Why each watch that is not streaming is not (its last error), e.g. a missing CRD or an RBAC denial. */
+  readonly problems: () => ReadonlyArray<string>
 }
 
 /** Runs every watch in the current Scope, applying its events to `store` and handing accepted changes on. */
@@ -63,8 +65,18 @@ export const start = (
     const listed = yield* Effect.forEach(specs, () => Deferred.make<void>())
     const allSynced = yield* Deferred.make<void>()
     const states: Array<Watcher.WatcherState> = specs.map(() => "listing")
+    const errors: Array<string | undefined> = specs.map(() => undefined)
+    const where = (spec: WatchSpec) => `${typeKey(spec.type)}${spec.options.namespace === undefined ? "" : ` in ${spec.options.namespace}`}`
     yield* Effect.forEach(specs, (spec, i) =>
-      Watcher.watch(spec.type, { ...spec.options, onState: (s) => Effect.sync(() => { states[i] = s }) }).pipe(
+      Watcher.watch(spec.type, {
+        ...spec.options,
+        onState: (s, error) =>
+          Effect.sync(() => {
+            states[i] = s
+            if (s === "watching") errors[i] = undefined
+            else if (error !== undefined) errors[i] = `watch of ${where(spec)}: ${error._tag}: ${error.message}`
+          })
+      }).pipe(
         Stream.runForEach((event) =>
           Effect.suspend(() => onChanges(Store.applyEvent(store, spec.type, event, spec.options.namespace))).pipe(
             Effect.andThen(event._tag === "Restarted" ? Deferred.succeed(listed[i]!, undefined) : Effect.void)
@@ -81,6 +93,7 @@ export const start = (
       synced: Deferred.await(allSynced),
       hasSynced: Deferred.isDone(allSynced),
       count: specs.length,
-      ready: () => states.filter((s) => s === "watching").length
+      ready: () => states.filter((s) => s === "watching").length,
+      problems: () => errors.filter((e): e is string => e !== undefined)
     }
   })
