@@ -253,4 +253,41 @@ describe("Reconciler", () => {
       yield* TestKit.settle()
       expect(yield* Effect.flip(cluster.get(App, at("x")))).toMatchObject({ _tag: "NotFound" })
     }).pipe(Effect.provide(env)))
+
+  it.effect("a parent deleted and created again under the same name gets children owned by its new uid", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      yield* TestKit.run(operator())
+      yield* cluster.create(App, app("a", "v1"))
+      yield* TestKit.settle()
+      const first = yield* cluster.get(App, at("a"))
+      yield* cluster.delete(App, at("a"))
+      yield* cluster.create(App, app("a", "v1"))
+      yield* TestKit.settle()
+      const second = yield* cluster.get(App, at("a"))
+      expect(second.metadata.uid).not.toBe(first.metadata.uid)
+      const child = yield* cluster.get(Builtin.ConfigMap, at("a-v1"))
+      expect(child.metadata.ownerReferences?.map((o) => o.uid)).toEqual([second.metadata.uid])
+      expect(reconcileError(second)).toMatchObject({ status: "False" })
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a finalize that fails keeps the finalizer and is retried until it succeeds", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      let attempts = 0
+      yield* TestKit.run(operator({
+        finalize: () =>
+          Effect.suspend(() => ++attempts < 3 ? Effect.fail(new Error("external API down")) : Effect.succeed({ finalized: true }))
+      }))
+      yield* cluster.create(App, app("a", "v1"))
+      yield* TestKit.settle()
+      yield* cluster.delete(App, at("a"))
+      yield* TestKit.settle({ horizon: "200 millis" }).pipe(Effect.ignore)
+      const held = yield* cluster.get(App, at("a"))
+      expect(held.metadata.finalizers).toEqual(["kubefx.io/app-operator"])
+      expect(reconcileError(held)).toMatchObject({ status: "True", reason: "FinalizeFailed" })
+      yield* TestKit.settle()
+      expect(attempts).toBe(3)
+      expect(yield* Effect.flip(cluster.get(App, at("a")))).toMatchObject({ _tag: "NotFound" })
+    }).pipe(Effect.provide(env)))
 })

@@ -631,3 +631,17 @@ describe("WorkQueue.doneAfter", () => {
       assert.isTrue(yield* queue.isQueued("b"))
     }))
 })
+
+describe("WorkQueue priorities at scale", () => {
+  it.effect("a fresh edit behind a resync backlog of 10,000 keys is taken first", () =>
+    Effect.gen(function*() {
+      const queue = yield* WorkQueue.make
+      for (let i = 0; i < 10_000; i++) yield* queue.add(`ns/p${i}`, { priority: "low" })
+      yield* queue.add("ns/p9999") // the user edits the last parent of the backlog
+      yield* queue.add("ns/fresh")
+      assert.strictEqual(yield* queue.take, "ns/p9999")
+      assert.strictEqual(yield* queue.take, "ns/fresh")
+      assert.strictEqual(yield* queue.take, "ns/p0")
+      assert.strictEqual((yield* queue.stats).queued, 9_998)
+    }))
+})
