@@ -22,7 +22,7 @@ export const autoImports: ReadonlyArray<{ readonly from: string; readonly names:
     from: "@kubefx/core",
     names: ["Builtin", "Child", "Cluster", "ClusterError", "Conditions", "Controller", "Handler", "Health", "LeaderElection", "Logging", "Operator", "Plan", "Reconciler", "Resource", "Store", "Trigger", "Watcher", "WorkQueue"]
   },
-  { from: "@kubefx/testkit", names: ["FakeCluster", "FieldSet", "Laws", "Patch", "ServerSideApply", "TestKit", "Workloads"] },
+  { from: "@kubefx/testkit", names: ["FakeCluster", "FaultProxy", "FieldSet", "Laws", "Patch", "ServerSideApply", "TestKit", "Workloads"] },
   {
     from: "@kubefx/k8s",
     names: ["Api", "ClientConfig", "ClientConfigError", "Discovery", "ExecCredential", "InCluster", "KubeCluster", "Kubeconfig", "Manifests", "Oidc", "TokenFile"]

@@ -11,8 +11,12 @@
  *   as one header line per value.
  * - 429 and 5xx answers and connection failures are retried within bounds (see `Options.retry`);
  *   writes are repeated only when the server did not process them.
- * - Watches stream the chunked response line by line, ask for a randomized 5–10 minute server
- *   timeout (as client-go does) and fail with `Transport` when the connection goes silent.
+ * - Watches stream the chunked response line by line and last the timeout asked for (randomized 5–10
+ *   minutes by default, as client-go's). A watch fails with `Transport` when its connection is silent for
+ *   `watchStallTimeout` (60 s by default): a half-open connection (a dead NAT entry, a vanished peer) is
+ *   found within that bound, and the watcher resumes from its last resourceVersion. So that a healthy
+ *   quiet watch is never silent that long, it is served as requests the server ends within three quarters
+ *   of the stall timeout (45 s), each resuming where the last one ended.
  * - Patches carry their own content types (apply, merge, JSON, strategic): nothing defaults to JSON Patch.
  *
  * @example
@@ -53,12 +57,28 @@ export interface Options {
     readonly maxDelay?: Duration.Input
   }
   /**
-   * A watch that receives no byte for this long fails with `Transport` (the watcher then resumes).
-   * Default: twice the watch's server timeout plus 30 s, so it only fires when the server failed to
-   * end the watch itself (a half-open connection, a stuck proxy).
+   * A watch that receives no byte for this long fails with `Transport` (the watcher then resumes from
+   * its last resourceVersion). Default {@link defaultWatchStallTimeout} (60 s).
+   *
+   * Each watch request asks the server to end it within three quarters of this (45 s by default; a
+   * longer `timeoutSeconds` is served as several requests, each resuming from the last resourceVersion
+   * seen), because over HTTP/1.1 the end of a response is the only byte a quiet watch is sure to get: the
+   * API server sends bookmarks about once a minute only while the resourceVersion moves. A longer stall
+   * timeout means fewer requests and later detection; `Duration.infinity` turns detection off and sends
+   * one request per watch, as asked.
    */
   readonly watchStallTimeout?: Duration.Input
 }
+
+/**
+ * How long a watch may go without a byte before it is failed as dead: 60 s, the bound client-go reaches
+ * with HTTP/2 PINGs (30 s idle, 15 s for the answer). Bookmarks cannot be relied on to keep a quiet
+ * watch talking within it, so requests are kept shorter (see `Options.watchStallTimeout`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultWatchStallTimeout: Duration.Duration = Duration.seconds(60)
 
 const contentTypes: Record<Cluster.Patch["type"], string> = {
   merge: "application/merge-patch+json",
@@ -93,9 +113,10 @@ const make = (options: Options) =>
   Effect.gen(function*() {
     const client = yield* ApiClient
     const policy = resolvePolicy(options.retry)
-    const stallOverride = options.watchStallTimeout === undefined
-      ? undefined
+    const stallTimeout = options.watchStallTimeout === undefined
+      ? defaultWatchStallTimeout
       : Duration.fromInputUnsafe(options.watchStallTimeout)
+    const requestSeconds = Watch.requestSecondsFor(stallTimeout)
     const defaultNamespace = client.config.namespace
 
     /** The namespace a request addresses: none for cluster-scoped types, the config's when unset. */
@@ -210,27 +231,27 @@ const make = (options: Options) =>
       Stream.unwrap(Effect.map(
         // client-go's spread: watches of many types do not all end, and reconnect, at once.
         options.timeoutSeconds === undefined ? Random.nextIntBetween(300, 600) : Effect.succeed(options.timeoutSeconds),
-        (timeoutSeconds) => {
+        (totalSeconds) => {
           const namespace = type.namespaced && options.namespace ? options.namespace : undefined
-          const call: Call = {
+          const request = (resourceVersion: string, timeoutSeconds: number): Call => ({
             verb: "watch",
             method: "GET",
             path: collectionPath(type, namespace),
             query: {
               watch: 1,
-              resourceVersion: options.resourceVersion,
+              resourceVersion,
               allowWatchBookmarks: options.allowBookmarks === true ? "true" : undefined,
               timeoutSeconds,
               labelSelector: options.labelSelector,
               fieldSelector: options.fieldSelector
             },
             target: targetOf(type, namespace)
-          }
-          const stall = stallOverride ?? Duration.seconds(2 * timeoutSeconds + 30)
-          return Watch.events(client, call, retrying(policy, "watch"), stall) as Stream.Stream<
-            Cluster.WatchEvent<any>,
-            ClusterError.ClusterError
-          >
+          })
+          return Watch.resuming(
+            (resourceVersion, timeoutSeconds) =>
+              Watch.events(client, request(resourceVersion, timeoutSeconds), retrying(policy, "watch"), stallTimeout),
+            { resourceVersion: options.resourceVersion, totalSeconds, requestSeconds }
+          ) as Stream.Stream<Cluster.WatchEvent<any>, ClusterError.ClusterError>
         }
       ))
 

@@ -1,18 +1,40 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Builtin, Cluster } from "@kubefx/core"
 import type * as http from "node:http"
-import { Duration, Effect, Exit, Layer, Stream } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as KubeCluster from "../src/KubeCluster.ts"
 import * as Loopback from "./support/LoopbackApiServer.ts"
 
-const watchWith = <A, E>(
+const watchWith = <A, E, R>(
   server: Loopback.LoopbackApiServer,
-  f: (cluster: Cluster.Cluster["Service"]) => Effect.Effect<A, E>,
-  options: KubeCluster.Options = {}
+  f: (cluster: Cluster.Cluster["Service"]) => Effect.Effect<A, E, R>,
+  options: KubeCluster.Options = {},
+  config: Parameters<typeof Loopback.clientConfig>[1] = {}
 ) =>
   Effect.gen(function*() {
     return yield* f(yield* Cluster.Cluster)
-  }).pipe(Effect.provide(KubeCluster.layerOptions(options).pipe(Layer.provide(Loopback.clientConfig(server)))))
+  }).pipe(Effect.provide(KubeCluster.layerOptions(options).pipe(Layer.provide(Loopback.clientConfig(server, config)))))
+
+/**
+ * Waits in real time (socket I/O) while the test's own clock stands still: polls `check` every 5 ms, for at
+ * most 5 s. For tests under `TestClock`, where `Effect.sleep` would wait for the clock.
+ */
+const until = (what: string, check: () => boolean) =>
+  Effect.promise(() =>
+    new Promise<void>((resolve, reject) => {
+      const started = Date.now()
+      const poll = () => {
+        if (check()) return resolve()
+        if (Date.now() - started > 5000) return reject(new Error(`timed out waiting until ${what}`))
+        setTimeout(poll, 5)
+      }
+      poll()
+    })
+  )
+
+/** Under `TestClock` the client's request timeout must not fire while the test moves the clock by minutes. */
+const patient = { timeout: Duration.hours(1) }
 
 const cmObject = (name: string, rv: string) => ({
   apiVersion: "v1",
@@ -74,7 +96,7 @@ describe("KubeCluster.watch", () => {
       })
     }))
 
-  it.live("without a timeout, asks the server for a randomized 300–600 s; no bookmarks unless asked", () =>
+  it.live("each request asks the server for 45 s (3/4 of the 60 s stall timeout); a request ended within 1 s ends the stream", () =>
     Effect.gen(function*() {
       const server = yield* Loopback.start((_, res) => {
         startStream(res)
@@ -83,16 +105,123 @@ describe("KubeCluster.watch", () => {
       const events = yield* watchWith(server, (c) =>
         Effect.gen(function*() {
           const out = []
-          for (let i = 0; i < 5; i++) out.push(...(yield* Stream.runCollect(c.watch(Builtin.ConfigMap, base))))
+          for (let i = 0; i < 3; i++) out.push(...(yield* Stream.runCollect(c.watch(Builtin.ConfigMap, base))))
+          out.push(...(yield* Stream.runCollect(c.watch(Builtin.ConfigMap, { ...base, timeoutSeconds: 600 }))))
           return out
         }))
       assert.strictEqual(events.length, 0)
-      const timeouts = server.requests.map((r) => Number(r.query.get("timeoutSeconds")))
-      for (const t of timeouts) assert.isTrue(t >= 300 && t <= 600, `timeoutSeconds ${t}`)
-      assert.isAbove(new Set(timeouts).size, 1, "randomized")
-      assert.isNull(server.requests[0]!.query.get("allowWatchBookmarks"))
+      assert.deepStrictEqual(server.requests.map((r) => r.query.get("timeoutSeconds")), ["45", "45", "45", "45"])
+      assert.isNull(server.requests[0]!.query.get("allowWatchBookmarks"), "no bookmarks unless asked")
       assert.strictEqual(server.requests[0]!.path, "/api/v1/configmaps", "all namespaces")
     }))
+
+  it.live("watchStallTimeout infinity: no stall detection, one request for the whole timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* Loopback.start((_, res) => {
+        startStream(res)
+        res.end()
+      })
+      yield* watchWith(server, (c) => Stream.runDrain(c.watch(Builtin.ConfigMap, { ...base, timeoutSeconds: 600 })), {
+        watchStallTimeout: Duration.infinity
+      })
+      assert.deepStrictEqual(server.requests.map((r) => r.query.get("timeoutSeconds")), ["600"])
+    }))
+
+  it.effect("by default a connection silent for 60 s (half-open) fails the watch with Transport, and not sooner", () =>
+    Effect.gen(function*() {
+      // The server never ends the response, whatever timeout was asked for: what a dead peer looks like.
+      const server = yield* Loopback.start((_, res) => {
+        startStream(res)
+        res.write(line("ADDED", cmObject("a", "6")))
+      })
+      const seen: Array<string> = []
+      const fiber = yield* watchWith(
+        server,
+        (c) => Effect.forkChild(Effect.exit(Stream.runForEach(c.watch(Builtin.ConfigMap, base), (e) => Effect.sync(() => seen.push(e.type))))),
+        {},
+        patient
+      )
+      yield* until("the first event arrived", () => seen.length === 1)
+      yield* TestClock.adjust("59 seconds")
+      assert.isUndefined(fiber.pollUnsafe(), "59 s of silence is not yet a dead connection")
+      yield* TestClock.adjust("1 second")
+      const error = failure(yield* Fiber.join(fiber))
+      assert.strictEqual(error._tag, "Transport")
+      assert.include(error.message, "watch v1/ConfigMap: the watch stalled: no data for 1m")
+      assert.strictEqual(server.requests[0]!.query.get("timeoutSeconds"), "45")
+      yield* until("the dead request was aborted", () => server.abortedResponses() === 1)
+    }))
+
+  it.effect("by default a quiet healthy watch is never failed: each 45 s request the server ends is resumed from the last version", () =>
+    Effect.gen(function*() {
+      const open: Array<http.ServerResponse> = []
+      const server = yield* Loopback.start((_, res) => {
+        startStream(res)
+        if (open.length === 0) res.write(line("ADDED", cmObject("a", "6")))
+        if (open.length === 1) res.write(line("BOOKMARK", { apiVersion: "v1", kind: "ConfigMap", metadata: { resourceVersion: "9" } }))
+        open.push(res)
+      })
+      const fiber = yield* watchWith(
+        server,
+        (c) => Effect.forkChild(Stream.runCollect(c.watch(Builtin.ConfigMap, { ...base, allowBookmarks: true, timeoutSeconds: 150 }))),
+        {},
+        patient
+      )
+      // The server ends each request when the timeout it was asked for has passed; between those ends, nothing.
+      for (let n = 1; n <= 4; n++) {
+        yield* until(`request ${n} arrived`, () => open.length === n)
+        yield* TestClock.adjust(Duration.seconds(Number(server.requests[n - 1]!.query.get("timeoutSeconds"))))
+        assert.isUndefined(fiber.pollUnsafe(), `not failed during request ${n}`)
+        open[n - 1]!.end()
+      }
+      const events = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(events.map((e) => `${e.type} ${e.object.metadata.resourceVersion}`), ["ADDED 6", "BOOKMARK 9"])
+      assert.deepStrictEqual(
+        server.requests.map((r) => `${r.query.get("resourceVersion")}/${r.query.get("timeoutSeconds")}`),
+        ["5/45", "6/45", "9/45", "9/15"],
+        "resumed from the last version seen; the stream lasts the 150 s asked for"
+      )
+      assert.strictEqual(server.abortedResponses(), 0)
+    }))
+
+  it.effect("a request left without an exact version to resume from (\"0\") ends the stream", () =>
+    Effect.gen(function*() {
+      const open: Array<http.ServerResponse> = []
+      const server = yield* Loopback.start((_, res) => {
+        startStream(res)
+        open.push(res)
+      })
+      const fiber = yield* watchWith(
+        server,
+        (c) => Effect.forkChild(Stream.runCollect(c.watch(Builtin.ConfigMap, { resourceVersion: "0", timeoutSeconds: 300 }))),
+        {},
+        patient
+      )
+      yield* until("the request arrived", () => open.length === 1)
+      yield* TestClock.adjust("45 seconds")
+      open[0]!.end()
+      assert.strictEqual((yield* Fiber.join(fiber)).length, 0)
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.live("on the real clock, a silent server that ends requests on time keeps a short-stall watch up", () =>
+    Effect.gen(function*() {
+      const server = yield* Loopback.start((req, res) => {
+        startStream(res)
+        const end = setTimeout(() => res.end(), Number(req.query.get("timeoutSeconds")) * 1000)
+        res.on("close", () => clearTimeout(end))
+      })
+      const started = Date.now()
+      const events = yield* watchWith(
+        server,
+        (c) => Stream.runCollect(c.watch(Builtin.ConfigMap, { ...base, timeoutSeconds: 3 })),
+        { watchStallTimeout: "1500 millis" }
+      )
+      assert.strictEqual(events.length, 0)
+      assert.deepStrictEqual(server.requests.map((r) => r.query.get("timeoutSeconds")), ["1", "1", "1"])
+      assert.isAtLeast(Date.now() - started, 2900)
+      assert.strictEqual(server.abortedResponses(), 0, "no request was torn down")
+    }), 10_000)
 
   it.live("an ERROR event carrying a 410 Status fails the stream with Gone, after the events before it", () =>
     Effect.gen(function*() {
