@@ -62,6 +62,12 @@ export interface WatchOptions extends Selection {
   readonly allowBookmarks?: boolean
   /** The server ends the watch after this long; the caller then resumes. */
   readonly timeoutSeconds?: number
+  /**
+   * Run when the server has accepted the watch (its response has started), before any event: until then a
+   * watch is only being connected, and is not yet watching anything. Implementations call it once per
+   * connection they open.
+   */
+  readonly onOpen?: Effect.Effect<void> | undefined
 }
 
 /**

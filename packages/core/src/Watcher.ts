@@ -48,7 +48,7 @@ export interface WatcherOptions extends Selection {
  * @since 0.1.0
  * @category models
  */
-export type WatcherState = "listing" | "watching" | "reconnecting"
+export type WatcherState = "listing" | "connecting" | "watching" | "reconnecting"
 
 /**
  * The default reconnect backoff.
@@ -163,9 +163,10 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         }
         const timeoutSeconds = minT + Math.floor((yield* Random.next) * (maxT - minT + 1))
         const startedAt = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        yield* state("watching")
+        // "watching" only once the server has accepted the watch: a connect that hangs is not a healthy watch.
+        yield* state("connecting")
         const result = yield* Effect.result(
-          cluster.watch(type, { ...selection, resourceVersion, allowBookmarks: true, timeoutSeconds }).pipe(
+          cluster.watch(type, { ...selection, resourceVersion, allowBookmarks: true, timeoutSeconds, onOpen: state("watching") }).pipe(
             Stream.runForEach((event) =>
               Effect.suspend(() => {
                 const rv = event.object.metadata.resourceVersion

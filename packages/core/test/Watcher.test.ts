@@ -168,4 +168,28 @@ describe("Watcher", () => {
       expect(listedAt[1]! - listedAt[0]!).toBeLessThan(1000)
       expect(listedAt[5]! - listedAt[1]!).toBeGreaterThanOrEqual(1000)
     }))
+
+  it.effect("reports watching only once the server has accepted the watch, not while it is connecting", () =>
+    Effect.gen(function*() {
+      const run = (accept: boolean) =>
+        Effect.gen(function*() {
+          const states: Array<Watcher.WatcherState> = []
+          const layer = Layer.mock(Cluster, {
+            list: () => Effect.succeed({ items: [cm("a", "1")], resourceVersion: "5" }),
+            // A connect that hangs never opens; an accepted one opens and then stays quiet.
+            watch: (_t: unknown, options: WatchOptions) =>
+              accept ? Stream.unwrap(Effect.as(options.onOpen ?? Effect.void, Stream.never)) : Stream.never
+          } as never)
+          const fiber = yield* Watcher.watch(Builtin.ConfigMap, { onState: (st) => Effect.sync(() => void states.push(st)) }).pipe(
+            Stream.runDrain,
+            Effect.provide(layer),
+            Effect.forkChild
+          )
+          yield* TestClock.adjust("10 seconds")
+          yield* Fiber.interrupt(fiber)
+          return states
+        })
+      expect(yield* run(false)).toEqual(["listing", "connecting"])
+      expect(yield* run(true)).toEqual(["listing", "connecting", "watching"])
+    }))
 })

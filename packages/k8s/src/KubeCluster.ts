@@ -249,7 +249,7 @@ const make = (options: Options) =>
           })
           return Watch.resuming(
             (resourceVersion, timeoutSeconds) =>
-              Watch.events(client, request(resourceVersion, timeoutSeconds), retrying(policy, "watch"), stallTimeout),
+              Watch.events(client, request(resourceVersion, timeoutSeconds), retrying(policy, "watch"), stallTimeout, options.onOpen),
             { resourceVersion: options.resourceVersion, totalSeconds, requestSeconds }
           ) as Stream.Stream<Cluster.WatchEvent<any>, ClusterError.ClusterError>
         }

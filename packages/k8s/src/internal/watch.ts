@@ -51,9 +51,10 @@ export const events = (
   client: ApiClient["Service"],
   call: Call,
   establish: (open: Opening) => Opening,
-  stallTimeout: Duration.Duration
+  stallTimeout: Duration.Duration,
+  onOpen: Effect.Effect<void> = Effect.void
 ): Stream.Stream<Cluster.WatchEvent, ClusterError.ClusterError> =>
-  Stream.unwrap(Effect.map(establish(client.open(call)), (res) =>
+  Stream.unwrap(Effect.map(Effect.tap(establish(client.open(call)), () => onOpen), (res) =>
     Stream.fromAsyncIterable(
       res.body as AsyncIterable<Uint8Array>,
       (err) => transport(call, Http.describe(err, client.pool.options))

@@ -70,6 +70,8 @@ export const openWatch = (
             watches.delete(w)
           })
       )
+      // Accepted (a real server has sent its response headers by now).
+      if (options.onOpen !== undefined) yield* options.onOpen
       // As the watch cache: a bookmark only once the type has moved past where the watch started.
       const startRv = from ?? state.rv
       const sendBookmark = Effect.sync(() => {
