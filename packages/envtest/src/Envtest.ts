@@ -108,6 +108,12 @@ export interface Envtest {
   readonly dir: string
   /** The processes started, with their pids (each leads its own process group). */
   readonly processes: ReadonlyArray<{ readonly name: string; readonly pid: number; readonly logFile: string }>
+  /**
+   * Stops kube-apiserver (SIGTERM, as a rolling update of the control plane would) and starts it again on the
+   * same address with the same flags and etcd, then waits until it is ready: for tests of what clients do
+   * while the API server is gone. Its watch cache starts afresh, as after a real restart.
+   */
+  readonly restartApiServer: Effect.Effect<void, EnvtestError>
 }
 
 /**
@@ -196,17 +202,17 @@ const writeFile = (file: string, content: string) =>
     catch: (e) => fail("FileSystem", `cannot write ${file}: ${(e as Error).message}`)
   })
 
-/** Starts a process that is stopped (with its whole group) when the scope closes. */
-const startProcess = (dir: string, name: string, command: string, args: ReadonlyArray<string>, grace: Duration.Input) => {
+const spawn = (dir: string, name: string, command: string, args: ReadonlyArray<string>, logName = name) => {
   // etcd reads ETCD_* variables as flags; an inherited one must not reconfigure the test server.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ETCD_")))
-  return Effect.acquireRelease(
-    Proc.spawnProcess(name, command, args, { logFile: path.join(dir, `${name}.log`), cwd: dir, env }).pipe(
-      Effect.mapError((e) => fail("ProcessFailed", e.message))
-    ),
-    (proc) => Proc.stopProcess(proc, grace)
+  return Proc.spawnProcess(name, command, args, { logFile: path.join(dir, `${logName}.log`), cwd: dir, env }).pipe(
+    Effect.mapError((e) => fail("ProcessFailed", e.message))
   )
 }
+
+/** Starts a process that is stopped (with its whole group) when the scope closes. */
+const startProcess = (dir: string, name: string, command: string, args: ReadonlyArray<string>, grace: Duration.Input) =>
+  Effect.acquireRelease(spawn(dir, name, command, args), (proc) => Proc.stopProcess(proc, grace))
 
 const describeExit = (proc: Proc.ManagedProcess): string => {
   const exit = proc.exited()
@@ -442,12 +448,30 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
     const { etcd, client } = yield* startEtcd(assets, dir, grace, startTimeout)
     const port = yield* freePort
     const server = `https://127.0.0.1:${port}`
-    const apiserver = yield* startProcess(dir, "kube-apiserver", path.join(assets, "kube-apiserver"),
-      apiServerArgs(dir, certs, client, port, options.apiServerArgs ?? []), grace)
+    const apiserverCommand = path.join(assets, "kube-apiserver")
+    const apiserverArgs = apiServerArgs(dir, certs, client, port, options.apiServerArgs ?? [])
+    // The one running now: a restart replaces it, and the scope stops whichever runs at the end.
+    let apiserver: Proc.ManagedProcess = yield* Effect.acquireRelease(
+      spawn(dir, "kube-apiserver", apiserverCommand, apiserverArgs),
+      (): Effect.Effect<void> => Effect.suspend(() => Proc.stopProcess(apiserver, grace))
+    )
 
     const kubeconfigPath = path.join(dir, "kubeconfig")
     yield* writeFile(kubeconfigPath, kubeconfig(server, certs, token))
     const processes = [etcd, apiserver].map(({ logFile, name, pid }) => ({ name, pid, logFile }))
+    const ready = (proc: Proc.ManagedProcess) =>
+      waitFor(proc, "kube-apiserver /readyz", startTimeout,
+        request(env, { path: "/readyz", timeout: Duration.seconds(5) }).pipe(
+          Effect.map((res) => res.status === 200 && res.body === "ok" ? Option.some(true) : Option.none()),
+          Effect.orElseSucceed(() => Option.none<boolean>())
+        ))
+    let restarts = 0
+    const restartApiServer = Effect.gen(function*() {
+      yield* Proc.stopProcess(apiserver, grace)
+      apiserver = yield* spawn(dir, "kube-apiserver", apiserverCommand, apiserverArgs, `kube-apiserver-${++restarts}`)
+      processes[1] = { name: apiserver.name, pid: apiserver.pid, logFile: apiserver.logFile }
+      yield* ready(apiserver)
+    })
     const env: Envtest = {
       server,
       kubeconfigPath,
@@ -457,13 +481,10 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
       restrictedUser,
       restrictedUserToken: Redacted.make(token, { label: "envtest restricted token" }),
       dir,
-      processes
+      processes,
+      restartApiServer
     }
-    yield* waitFor(apiserver, "kube-apiserver /readyz", startTimeout,
-      request(env, { path: "/readyz", timeout: Duration.seconds(5) }).pipe(
-        Effect.map((res) => res.status === 200 && res.body === "ok" ? Option.some(true) : Option.none()),
-        Effect.orElseSucceed(() => Option.none<boolean>())
-      ))
+    yield* ready(apiserver)
 
     // CRDs first: a garbage collector that starts before a type exists learns of it only at its next
     // discovery resync (~40 s), so owned custom objects would outlive their owners that long.
