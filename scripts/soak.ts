@@ -6,6 +6,9 @@
  * `npm run soak -- [--histories 1000] [--batch 50] [--seed 1] [--laws faults,convergence,...]`
  * Prints one line per batch and a summary; exits 1 if any law was violated (the message carries the shrunk
  * history and a replay token) or if the heap kept growing.
+ *
+ * `npm run soak -- --apiserver [--rounds 200] [--seed 1]` runs the shorter soak on a real kube-apiserver
+ * instead (see soak-apiserver.ts).
  */
 import { Laws } from "@kubefx/testkit"
 import { Effect, Layer } from "effect"
@@ -75,4 +78,18 @@ const main = async () => {
   if (violations.length > 0 || growth > 20) process.exit(1)
 }
 
-await main()
+const mainApiserver = async () => {
+  const { soakApiserver } = await import("./soak-apiserver.ts")
+  const report = await Effect.runPromise(soakApiserver({ rounds: positive("rounds", 200), seed }))
+  const { counts, rss } = report
+  console.log([
+    `apiserver soak: ${report.rounds} rounds in ${report.seconds.toFixed(0)} s (seed ${seed}): ` +
+    `${counts["create"]} creates, ${counts["update"]} edits, ${counts["delete"]} deletes; faults: ${counts["reset"]} resets, ${counts["delay"]} latency spells, ${counts["pause"]} pauses`,
+    `${report.live} live parents converged ${report.convergedAfterHeal.toFixed(1)} s after the faults healed; ${report.reconciles} reconciles (${report.failures} failed and retried)`,
+    `violations: ${report.violations.length}${report.violations.length === 0 ? "" : `\n  ${report.violations.join("\n  ")}`}`,
+    `process RSS: start ${rss.start.toFixed(0)} MiB, max ${rss.max.toFixed(0)} MiB, end ${rss.end.toFixed(0)} MiB`
+  ].join("\n"))
+  if (report.violations.length > 0) process.exit(1)
+}
+
+await (process.argv.includes("--apiserver") ? mainApiserver() : main())

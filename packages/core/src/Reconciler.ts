@@ -465,8 +465,10 @@ export const make = <Spec, Status, E, R>(
           Effect.catchTag("NotFound", () => Effect.succeed(undefined))
         )
         // patchFinalizers wrote the answer through to the store, but the parent is no longer ours to cache.
-        if (released !== undefined) store.remove(parentType, released)
-        yield* Effect.logInfo("the parent left this operator's selection: released it")
+        if (released !== undefined) {
+          store.remove(parentType, released)
+          yield* Effect.logInfo("the parent left this operator's selection: released it")
+        }
       }
       store.forget(parentType, key)
     }).pipe(

@@ -68,8 +68,8 @@ export interface Store {
   /** An object is gone. */
   readonly remove: (type: ResourceType, object: KubeObject) => Change | undefined
   /**
-   * An object a watch reported gone although it still had finalizers (so it was not deleted): it left the
-   * watch's selection, e.g. relabelled out of a label selector. Its last state, until it comes back or is
+   * An object a watch reported gone although it still had finalizers and no deletionTimestamp (so it was not
+   * deleted): it left the watch's selection, e.g. relabelled out of a label selector. Its last state, until it comes back or is
    * `forget`-ten.
    */
   readonly departed: (type: ResourceType, key: string) => KubeObject | undefined
@@ -139,9 +139,12 @@ export const make = (): Store => {
     const key = keyOf(refOf(object))
     const previous = m.get(key)
     if (previous === undefined) return undefined
-    // The API server deletes an object only once its finalizers are gone: one reported gone with finalizers
-    // left the selection instead.
-    if ((object.metadata.finalizers?.length ?? 0) > 0) gone.set(indexKey(type, key), deepFreeze(object))
+    // An object reported gone with finalizers and no deletionTimestamp cannot have been deleted (deletion with
+    // finalizers always sets the timestamp first): it left the selection instead. (kube-apiserver's DELETED
+    // event for a deletion may still show the finalizer whose removal ended it, with its deletionTimestamp.)
+    if ((object.metadata.finalizers?.length ?? 0) > 0 && object.metadata.deletionTimestamp === undefined) {
+      gone.set(indexKey(type, key), deepFreeze(object))
+    }
     // A deletion seen by a watch that lags behind a re-creation we already stored must not remove the new object.
     if (previous.metadata.uid !== undefined && object.metadata.uid !== undefined && previous.metadata.uid !== object.metadata.uid) {
       return undefined

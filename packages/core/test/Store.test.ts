@@ -93,4 +93,20 @@ describe("Store memory", () => {
     // and later events are judged against the relisted versions
     expect(s.upsert(Builtin.ConfigMap, cm("a", "9"))).toBeDefined()
   })
+
+  it("remembers an object a watch reported gone with finalizers and no deletionTimestamp (it left the selection), not a deletion", () => {
+    const s = Store.make()
+    const held = (name: string, extra: Partial<KubeObject["metadata"]> = {}): KubeObject => ({
+      ...cm(name, "1"), metadata: { ...cm(name, "1").metadata, finalizers: ["kubefx.io/op"], ...extra }
+    })
+    s.upsert(Builtin.ConfigMap, held("left"))
+    s.upsert(Builtin.ConfigMap, held("deleted"))
+    s.remove(Builtin.ConfigMap, held("left"))
+    // kube-apiserver's DELETED event for a deletion may still carry the finalizer whose removal ended it
+    s.remove(Builtin.ConfigMap, held("deleted", { deletionTimestamp: "2026-12-02T14:00:00Z" }))
+    expect(s.departed(Builtin.ConfigMap, "ns/left")?.metadata.name).toBe("left")
+    expect(s.departed(Builtin.ConfigMap, "ns/deleted")).toBeUndefined()
+    s.upsert(Builtin.ConfigMap, held("left"))
+    expect(s.departed(Builtin.ConfigMap, "ns/left")).toBeUndefined()
+  })
 })
