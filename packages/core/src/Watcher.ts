@@ -14,7 +14,7 @@
 import { Duration, Effect, Queue, Random, Schedule, Stream } from "effect"
 import type { Selection } from "./Cluster.ts"
 import { Cluster } from "./Cluster.ts"
-import type { ClusterError } from "./ClusterError.ts"
+import { type ClusterError, retryAfterSeconds } from "./ClusterError.ts"
 import type { KubeObject, ResourceType } from "./Resource.ts"
 import { typeKey } from "./Resource.ts"
 
@@ -133,11 +133,13 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         Effect.gen(function*() {
           yield* state("reconnecting", error)
           const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          const delay = yield* step(now, error).pipe(
+          const scheduled = yield* step(now, error).pipe(
             Effect.map(([, d]) => d),
             Effect.catchCause(() => Effect.succeed(Duration.seconds(30)))
           )
-          yield* Effect.sleep(delay)
+          // A 429 or 503 that says when to come back is obeyed: never sooner than the server asked.
+          const asked = retryAfterSeconds(error)
+          yield* Effect.sleep(asked === undefined ? scheduled : Duration.max(scheduled, Duration.seconds(asked)))
         })
       const offer = (e: WatcherEvent) => Queue.offer(queue, e)
       const state = options.onState ?? (() => Effect.void)

@@ -192,4 +192,32 @@ describe("Watcher", () => {
       expect(yield* run(false)).toEqual(["listing", "connecting"])
       expect(yield* run(true)).toEqual(["listing", "connecting", "watching"])
     }))
+
+  it.effect("a 429 with Retry-After on the list or the watch is waited out before the next attempt", () =>
+    Effect.gen(function*() {
+      const at: Array<[string, number]> = []
+      let lists = 0
+      let watches = 0
+      const layer = Layer.mock(Cluster, {
+        list: () =>
+          Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+            at.push(["list", now])
+            return lists++ === 0
+              ? Effect.fail(new ClusterError.TooManyRequests({ message: "slow down", retryAfterSeconds: 20 }))
+              : Effect.succeed({ items: [cm("a", "1")], resourceVersion: "5" })
+          }),
+        watch: () =>
+          Stream.unwrap(Effect.map(Effect.clockWith((c) => c.currentTimeMillis), (now) => {
+            at.push(["watch", now])
+            return watches++ === 0
+              ? Stream.fail(new ClusterError.TooManyRequests({ message: "slow down", retryAfterSeconds: 15 }))
+              : Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("b", "6") })
+          }))
+      } as never)
+      const events = yield* collect(2).pipe(Effect.provide(layer))
+      expect(events.map(names)).toEqual(["Restarted[a]", "Applied:b"])
+      const [list1, list2, watch1, watch2] = at.map(([, t]) => t)
+      expect(list2! - list1!).toBeGreaterThanOrEqual(20_000)
+      expect(watch2! - watch1!).toBeGreaterThanOrEqual(15_000)
+    }))
 })
