@@ -142,7 +142,14 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
           yield* Effect.sleep(asked === undefined ? scheduled : Duration.max(scheduled, Duration.seconds(asked)))
         })
       const offer = (e: WatcherEvent) => Queue.offer(queue, e)
-      const state = options.onState ?? (() => Effect.void)
+      // Only changes are told (a long watch served by several requests opens more than once), and every error.
+      let current: WatcherState | undefined
+      const state = (next: WatcherState, error?: ClusterError) =>
+        Effect.suspend(() => {
+          if (next === current && error === undefined) return Effect.void
+          current = next
+          return options.onState?.(next, error) ?? Effect.void
+        })
 
       const relist = (message: string, error?: ClusterError) =>
         Effect.gen(function*() {
