@@ -29,31 +29,18 @@
  * ```
  * @since 0.1.0
  */
-import type { Duration } from "effect"
 import { Data, Effect } from "effect"
 import type { Cluster } from "./Cluster.ts"
 import * as Election from "./internal/controller/election.ts"
 
 /**
+ * The Lease's `name` and `namespace`, this candidate's `identity`, and the timings (`leaseDuration` 15 s,
+ * `renewDeadline` 10 s, `retryPeriod` 2 s by default; each documented on its field).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface LeaderElectionOptions {
-  /** The Lease's name, usually the operator's. */
-  readonly name: string
-  readonly namespace: string
-  /** This candidate, unique among replicas (the pod name). Default: a random id. */
-  readonly identity?: string | undefined
-  /** How long a Lease holds without renewal before others may take it. Default 15 s. */
-  readonly leaseDuration?: Duration.Input | undefined
-  /**
-   * The leader stops if it could not renew for this long. Default 10 s; must be less than leaseDuration: the
-   * difference is the margin for writes already on their way and for clocks that run at different rates.
-   */
-  readonly renewDeadline?: Duration.Input | undefined
-  /** Time between attempts to acquire or renew, and the most an attempt may take. Default 2 s; less than renewDeadline. */
-  readonly retryPeriod?: Duration.Input | undefined
-}
+export type LeaderElectionOptions = Election.Options
 
 /**
  * The leader could not renew its Lease in time (or another candidate holds it now): whatever ran under the

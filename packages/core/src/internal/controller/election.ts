@@ -24,13 +24,21 @@ import type { ClusterError } from "../../ClusterError.ts"
 import type { KubeObject } from "../../Resource.ts"
 import * as Fence from "./fence.ts"
 
-/** `LeaderElection.LeaderElectionOptions`, structurally (the public module documents it). */
+/** What `LeaderElection.LeaderElectionOptions` is (the public module re-exports it). */
 export interface Options {
+  /** The Lease's name, usually the operator's. */
   readonly name: string
   readonly namespace: string
+  /** This candidate, unique among replicas (the pod name). Default: a random id. */
   readonly identity?: string | undefined
+  /** How long a Lease holds without renewal before others may take it. Default 15 s. */
   readonly leaseDuration?: Duration.Input | undefined
+  /**
+   * The leader stops if it could not renew for this long. Default 10 s; must be less than leaseDuration: the
+   * difference is the margin for writes already on their way and for clocks that run at different rates.
+   */
   readonly renewDeadline?: Duration.Input | undefined
+  /** Time between attempts to acquire or renew, and the most an attempt may take. Default 2 s; less than renewDeadline. */
   readonly retryPeriod?: Duration.Input | undefined
 }
 
