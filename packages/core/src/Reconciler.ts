@@ -15,6 +15,7 @@ import type { Finalize, Sync, SyncRequest } from "./Handler.ts"
 import { makeChildren } from "./Handler.ts"
 import { deepFreeze } from "./internal/freeze.ts"
 import * as Json from "./internal/json.ts"
+import * as StatusPruning from "./internal/statusPruning.ts"
 import * as Plan from "./Plan.ts"
 import type { Condition, CustomObject, CustomResource, KubeObject, ResourceType } from "./Resource.ts"
 import { isDeleting, typeKey } from "./Resource.ts"
@@ -61,6 +62,26 @@ export interface ReconcilerConfig<Spec, Status, E, R> {
   readonly finalize: Finalize<Spec, Status, E, R> | undefined
   readonly finalizerName: string
 }
+
+/**
+ * What a reconcile writes, as it happens: the engine uses it to recognise the watch events of a reconcile's own
+ * writes (which can arrive before the write's answer) and to count writes by kind.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteObserver {
+  /** `object` is the server's answer (for `delete`, the object as it was before it went). */
+  readonly wrote: (kind: WriteKind, type: ResourceType, object: KubeObject) => void
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type WriteKind = "create" | "apply" | "replace" | "delete" | "status" | "finalizer"
+
+const ignoreWrites: WriteObserver = { wrote: () => {} }
 
 const maxMessage = 4096
 const truncate = (s: string): string => (s.length > maxMessage ? `${s.slice(0, maxMessage - 1)}…` : s)
@@ -118,13 +139,20 @@ const statusObject = (obj: KubeObject): Record<string, unknown> => {
  */
 export const make = <Spec, Status, E, R>(
   config: ReconcilerConfig<Spec, Status, E, R>,
-  store: Store
+  store: Store,
+  observer: WriteObserver = ignoreWrites
 ): (key: string) => Effect.Effect<Outcome, never, R | Cluster> => {
   const parentType: ResourceType = config.parent
   const childTypes = new Set(config.children.map((c) => typeKey(c.type)))
   const decodeSpec = Schema.decodeUnknownExit(config.parent.spec)
   const decodeStatus = Schema.decodeUnknownExit(config.parent.status)
   const encodeStatus = Schema.encodeUnknownExit(config.parent.status)
+
+  /** Keeps the store current with a write's answer and tells the observer. */
+  const record = (kind: WriteKind, type: ResourceType, answer: KubeObject) => {
+    store.upsert(type, answer)
+    observer.wrote(kind, type, answer)
+  }
 
   const fail = (reason: string, message: string, retry: boolean, cause?: unknown, retryAfterSeconds?: number) =>
     new ReconcileFailure({
@@ -135,14 +163,27 @@ export const make = <Spec, Status, E, R>(
       ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds })
     })
 
+  /**
+   * Status fields the server dropped from a write (`conditions`, `conditions[].reason`): the CRD's schema does not
+   * declare them, so it prunes them from every write. They are left out from then on, or the status would never
+   * match and every reconcile would write it again.
+   */
+  const pruned = new Set<string>()
+
   /** Writes `status` if it differs from what the parent has; keeps the store current with the result. */
-  const writeStatus = (parent: KubeObject, status: Record<string, unknown>) =>
+  const writeStatus = (parent: KubeObject, full: Record<string, unknown>) =>
     Effect.gen(function*() {
+      const status = StatusPruning.without(full, pruned)
       if (Json.equal(parent["status"] ?? {}, status)) return parent
       const cluster = yield* Cluster
       const written = yield* cluster.replaceStatus(parentType, { ...parent, status }, { fieldManager: config.fieldManager })
-      store.upsert(parentType, written)
-      yield* Effect.logInfo(`status updated ${statusSummary(status)}`)
+      record("status", parentType, written)
+      yield* Effect.logDebug(`status updated ${statusSummary(status)}`)
+      const dropped = StatusPruning.dropped(status, written["status"]).filter((p) => !pruned.has(p))
+      if (dropped.length > 0) {
+        for (const p of dropped) pruned.add(p)
+        yield* Effect.logWarning(StatusPruning.describe(parent.kind, dropped))
+      }
       return written
     })
 
@@ -227,8 +268,8 @@ export const make = <Spec, Status, E, R>(
         { type: "merge", body: { metadata: { finalizers, resourceVersion: parent.metadata.resourceVersion } } },
         { fieldManager: config.fieldManager }
       )
-      store.upsert(parentType, updated)
-      yield* Effect.logInfo(finalizers.includes(config.finalizerName) ? `added finalizer ${config.finalizerName}` : `removed finalizer ${config.finalizerName}`)
+      record("finalizer", parentType, updated)
+      yield* Effect.logDebug(finalizers.includes(config.finalizerName) ? `added finalizer ${config.finalizerName}` : `removed finalizer ${config.finalizerName}`)
       return updated
     })
 
@@ -258,6 +299,7 @@ export const make = <Spec, Status, E, R>(
         propagationPolicy: "Background",
         ...(uid === undefined ? {} : { preconditions: { uid } })
       }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
+      observer.wrote("delete", type, left ?? current)
       if (left === undefined || left.metadata.deletionTimestamp === undefined) {
         store.remove(type, current)
         return undefined
@@ -311,7 +353,7 @@ export const make = <Spec, Status, E, R>(
   const execute = (step: Plan.Step) =>
     Effect.gen(function*() {
       const target = "object" in step ? step.object : step.current
-      yield* Effect.logInfo(`${verbs[step._tag]} ${target.kind} ${target.metadata.namespace ? `${target.metadata.namespace}/` : ""}${target.metadata.name}`)
+      yield* Effect.logDebug(`${verbs[step._tag]} ${target.kind} ${target.metadata.namespace ? `${target.metadata.namespace}/` : ""}${target.metadata.name}`)
       const cluster = yield* Cluster
       const name = (o: KubeObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`
       switch (step._tag) {
@@ -324,7 +366,7 @@ export const make = <Spec, Status, E, R>(
             Effect.catchTag("AlreadyExists", () => Effect.as(ensureOwned(step.type, step.object), undefined))
           )
           if (created !== undefined) {
-            store.upsert(step.type, created)
+            record("create", step.type, created)
             learn(step.object, created)
           }
           return undefined
@@ -334,13 +376,13 @@ export const make = <Spec, Status, E, R>(
           // server-side apply, so an apparent creation first checks that nothing unowned is there.
           if (step.create) yield* ensureOwned(step.type, step.object).pipe(Effect.catchTag("NotFound", () => Effect.void))
           const applied = yield* cluster.apply(step.type, step.object, { fieldManager: config.fieldManager, force: true })
-          store.upsert(step.type, applied)
+          record("apply", step.type, applied)
           learn(step.object, applied)
           return step.create ? undefined : applied
         }
         case "Replace": {
           const replaced = yield* cluster.replace(step.type, step.object, { fieldManager: config.fieldManager })
-          store.upsert(step.type, replaced)
+          record("replace", step.type, replaced)
           learn(step.object, replaced)
           return replaced
         }
@@ -350,7 +392,7 @@ export const make = <Spec, Status, E, R>(
             return yield* Effect.fail(fail("WriteFailed", `${name(step.current)} is being deleted before it is recreated; waiting`, true))
           }
           const created = yield* cluster.create(step.type, step.object, { fieldManager: config.fieldManager })
-          store.upsert(step.type, created)
+          record("create", step.type, created)
           learn(step.object, created)
           return undefined
         }

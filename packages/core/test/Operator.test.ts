@@ -171,7 +171,7 @@ describe("Operator on the fake cluster", () => {
       const result = yield* Effect.flip(TestKit.settle())
       expect(result.message).toMatch(/hot loop/)
       expect(n).toBeGreaterThan(100)
-    }).pipe(Effect.provide(env)), 240_000) // thousands of simulated reconciles before settle gives up: slow by design
+    }).pipe(Effect.provide(env)))
 
   it.effect("a failing sync never deletes children: it sets an error condition and retries with backoff", () =>
     Effect.gen(function*() {

@@ -133,8 +133,12 @@ export class FakeCluster extends Context.Service<FakeCluster, {
    * Faults queue up: each request consumes the oldest matching one.
    */
   readonly failNext: (fault: FaultInput) => Effect.Effect<void>
-  /** Delays every matching request by `duration` (on the Clock); the newest matching rule wins. */
-  readonly latency: (duration: Duration.Input, match?: MatchInput) => Effect.Effect<void>
+  /**
+   * Delays every matching request by `duration` (on the Clock); the newest matching rule wins. With
+   * `{ answer: true }` the request takes effect at once (its watch events go out) and only its answer is
+   * delayed: how a real API server's answer can trail the watch event of the same write.
+   */
+  readonly latency: (duration: Duration.Input, match?: MatchInput, options?: { readonly answer?: boolean }) => Effect.Effect<void>
   /** Removes every pending fault and latency rule, and resumes stalled watches. */
   readonly clearFaults: Effect.Effect<void>
   /** Open watches stop delivering (events are held back) without ending, as a wedged connection does. */
@@ -312,7 +316,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const watches = new Set<OpenWatch>()
 
   let faults: Array<PendingFault> = []
-  let latencies: Array<{ readonly match: Match; readonly duration: Duration.Duration }> = []
+  let latencies: Array<{ readonly match: Match; readonly duration: Duration.Duration; readonly answer: boolean }> = []
 
   /** One request: recorded, delayed and failed as the test controls say, then run against the state. */
   const call = <A>(request: Omit<Request, "time">, op: (env: Env) => A): Effect.Effect<A, ClusterError.ClusterError> =>
@@ -320,7 +324,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const time = yield* Clock.currentTimeMillis
       log.push({ ...request, time })
       const delay = latencies.findLast((l) => matches(l.match, request))
-      if (delay !== undefined) yield* Effect.sleep(delay.duration)
+      if (delay !== undefined && !delay.answer) yield* Effect.sleep(delay.duration)
       const fault = faults.find((f) => matches(f.match, request))
       if (fault !== undefined) {
         fault.remaining -= 1
@@ -328,6 +332,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         if (fault.when === "before") return yield* inject(fault.error, request)
       }
       const result = yield* run(op)
+      if (delay !== undefined && delay.answer) yield* Effect.sleep(delay.duration)
       if (fault !== undefined) return yield* inject(fault.error, request)
       return result
     })
@@ -453,8 +458,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           remaining: fault.times ?? 1
         })
       }),
-    latency: (duration, match = {}) =>
-      Effect.sync(() => void latencies.push({ match: toMatch(match), duration: Duration.fromInputUnsafe(duration) })),
+    latency: (duration, match = {}, options = {}) =>
+      Effect.sync(() =>
+        void latencies.push({ match: toMatch(match), duration: Duration.fromInputUnsafe(duration), answer: options.answer === true })
+      ),
     clearFaults: Effect.sync(() => {
       faults = []
       latencies = []

@@ -169,10 +169,16 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
     let stalls = 0
     // Rounds without the clock moving: an operator that never goes quiet without time passing is in a hot loop.
     let spins = 0
-    const parentsKnown = Effect.map(Effect.forEach(kit.controllers, (c) => c.stats), (all) => all.reduce((n, s) => n + s.parents, 0))
+    const totals = Effect.map(Effect.forEach(kit.controllers, (c) => c.stats), (all) => ({
+      parents: all.reduce((n, s) => n + s.parents, 0),
+      reconciles: all.reduce((n, s) => n + s.reconciles, 0)
+    }))
+    // Reconciles since the clock last moved: a converging operator needs a few per parent, a hot loop never stops.
+    let reconcilesAtAdvance = (yield* totals).reconciles
     while (true) {
       yield* drain
-      if (++spins > 2000 && spins > 2000 + 20 * (yield* parentsKnown)) {
+      const now = yield* totals
+      if ((++spins > 2000 && spins > 2000 + 20 * now.parents) || now.reconciles - reconcilesAtAdvance > 200 + 20 * now.parents) {
         const stats = yield* Effect.forEach(kit.controllers, (c) => c.stats)
         return yield* new NotSettled({
           message: `hot loop: operators kept working without time passing (${kit.requests.length - startRequests} requests while settling; ${
@@ -202,6 +208,7 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
         advanced += next
         quiet = 0
         spins = 0
+        reconcilesAtAdvance = (yield* totals).reconciles
         continue
       }
       if (quiet < 3) continue
@@ -220,6 +227,7 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
       advanced += step
       quiet = 0
       spins = 0
+      reconcilesAtAdvance = (yield* totals).reconciles
     }
     const made = kit.requests.slice(startRequests)
     return {

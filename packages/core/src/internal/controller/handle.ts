@@ -5,6 +5,7 @@
 import { Cause, Effect, Metric } from "effect"
 import * as Reconciler from "../../Reconciler.ts"
 import type { WorkQueue } from "../../WorkQueue.ts"
+import type { Echoes } from "./echoes.ts"
 import { reconcileSeconds, reconcileTotal } from "./metrics.ts"
 import { formatDelay, type Retry } from "./retry.ts"
 
@@ -19,8 +20,9 @@ export const make = <R>(options: {
   readonly queue: WorkQueue
   readonly retry: Retry
   readonly counters: Counters
+  readonly echoes: Echoes
 }) => {
-  const { counters, operator, queue, retry } = options
+  const { counters, echoes, operator, queue, retry } = options
   const attributes = { operator }
   const now = Effect.clockWith((c) => c.currentTimeMillis)
   const runReconcile = (key: string) =>
@@ -55,7 +57,10 @@ export const make = <R>(options: {
   return (key: string): Effect.Effect<void, never, R> =>
     Effect.gen(function*() {
       const started = yield* now
-      const outcome = yield* runReconcile(key)
+      echoes.begin(key)
+      const outcome = yield* runReconcile(key).pipe(Effect.onInterrupt(() => Effect.sync(() => echoes.end(key))))
+      // Something other than this reconcile's own writes changed meanwhile: run the key again after this turn.
+      if (echoes.end(key)) yield* queue.add(key)
       const elapsed = (yield* now) - started
       counters.reconciles++
       yield* Metric.update(Metric.withAttributes(reconcileSeconds, attributes), elapsed / 1000)

@@ -17,6 +17,7 @@ import { keyOf, refOf, type ResourceType } from "../../Resource.ts"
 import * as Store from "../../Store.ts"
 import * as Trigger from "../../Trigger.ts"
 import * as WorkQueue from "../../WorkQueue.ts"
+import * as Echoes from "./echoes.ts"
 import * as Election from "./election.ts"
 import * as Fence from "./fence.ts"
 import * as Handle from "./handle.ts"
@@ -62,21 +63,25 @@ export const run = <Spec, Status, E, R>(
     const parentType: ResourceType = config.parent
     const counters: Handle.Counters = { reconciles: 0, failures: 0 }
     let term: Term | undefined
+    const echoes = Echoes.make(parentType)
 
-    // Between terms nothing is queued: the next term starts from the store.
+    // Between terms nothing is queued: the next term starts from the store. A parent being reconciled holds its
+    // changes until it ends (echoes.ts).
     const enqueue = (changes: ReadonlyArray<Store.Change>) =>
       Effect.suspend(() => {
         const current = term
         if (current === undefined) return Effect.void
         return Effect.forEach(changes, (change) =>
-          Effect.forEach(Trigger.keysFor(parentType, change), (key) => current.queue.add(key)), { discard: true })
+          Effect.forEach(Trigger.keysFor(parentType, change), (key) => echoes.hold(key, change) ? Effect.void : current.queue.add(key)), {
+            discard: true
+          })
       })
     const watches = yield* Watches.start(Watches.plan(config), store, enqueue)
 
     const startTerm = Effect.gen(function*() {
       yield* Effect.addFinalizer(() => Effect.sync(() => { term = undefined }))
       const fence = yield* Effect.serviceOption(Fence.CurrentFence)
-      const reconcile = Reconciler.make(config, store)
+      const reconcile = Reconciler.make(config, store, echoes.observer)
       const queue = yield* WorkQueue.make
       const workers = yield* Workers.start({
         concurrency: config.maxConcurrency,
@@ -87,7 +92,8 @@ export const run = <Spec, Status, E, R>(
           reconcile: fence._tag === "Some" ? fenced(fence.value, reconcile) : reconcile,
           queue,
           retry: Retry.make(config.retry),
-          counters
+          counters,
+          echoes
         }),
         shutdownTimeout: config.shutdownTimeout
       })
