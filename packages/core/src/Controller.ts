@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Context, type Duration, Effect, Layer, type Schedule, type Scope } from "effect"
-import type { ReconcileFailure, ReconcilerConfig } from "./Reconciler.ts"
+import type { ReconcileFailure, ReconcilerConfig, WriteKind } from "./Reconciler.ts"
 import type { Stats } from "./WorkQueue.ts"
 
 /**
@@ -58,6 +58,8 @@ export interface Controller {
 export interface ControllerStats extends Stats {
   readonly reconciles: number
   readonly failures: number
+  /** Writes made by reconciles, by kind (dry runs and reads not counted). */
+  readonly writes: Readonly<Record<WriteKind, number>>
   readonly parents: number
   /** Watchers currently connected and streaming (the rest are listing or waiting to reconnect). */
   readonly watchersReady: number

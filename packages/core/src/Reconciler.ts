@@ -124,6 +124,13 @@ const verbs: Record<Plan.Step["_tag"], string> = {
   Delete: "deleting"
 }
 
+/**
+ * `object` made conditional on there being no object of its name: a resourceVersion no object can have (etcd's
+ * revisions are signed 64-bit) is a precondition every existing object fails with 409 Conflict, while an apply
+ * that creates ignores it. The same request as the unconditional apply when nothing is there.
+ */
+const absent = (object: KubeObject): KubeObject => ({ ...object, metadata: { ...object.metadata, resourceVersion: "18446744073709551615" } })
+
 const hasFinalizer = (obj: KubeObject, name: string): boolean => obj.metadata.finalizers?.includes(name) ?? false
 
 const statusObject = (obj: KubeObject): Record<string, unknown> => {
@@ -373,8 +380,20 @@ export const make = <Spec, Status, E, R>(
         }
         case "Apply": {
           // The store sees only labelled objects: an unlabelled object of the same name would be taken over by
-          // server-side apply, so an apparent creation first checks that nothing unowned is there.
-          if (step.create) yield* ensureOwned(step.type, step.object).pipe(Effect.catchTag("NotFound", () => Effect.void))
+          // server-side apply. So an apparent creation applies on condition that nothing is there (no read on
+          // the happy path), and only when something is does it look at what (ensureOwned) before applying.
+          if (step.create) {
+            const created = yield* cluster.apply(step.type, absent(step.object), { fieldManager: config.fieldManager, force: true }).pipe(
+              Effect.map((o): KubeObject | undefined => o),
+              Effect.catchTag("Conflict", () => Effect.succeed(undefined))
+            )
+            if (created !== undefined) {
+              record("apply", step.type, created)
+              learn(step.object, created)
+              return undefined
+            }
+            yield* ensureOwned(step.type, step.object).pipe(Effect.catchTag("NotFound", () => Effect.void))
+          }
           const applied = yield* cluster.apply(step.type, step.object, { fieldManager: config.fieldManager, force: true })
           record("apply", step.type, applied)
           learn(step.object, applied)

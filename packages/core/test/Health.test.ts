@@ -46,7 +46,7 @@ describe("Health", () => {
         synced: Deferred.await(gate),
         hasSynced: Deferred.isDone(gate),
         isIdle: Effect.succeed(true),
-        stats: Effect.succeed({ queued: 0, processing: 0, delayed: 0, nextDueInMillis: undefined, reconciles: 0, failures: 0, parents: 0, watchers: 1, watchersReady: 0, watchProblems: [] })
+        stats: Effect.succeed({ queued: 0, processing: 0, delayed: 0, nextDueInMillis: undefined, reconciles: 0, failures: 0, writes: { create: 0, apply: 0, replace: 0, delete: 0, status: 0, finalizer: 0 }, parents: 0, watchers: 1, watchersReady: 0, watchProblems: [] })
       }
       yield* registry.register(stuck)
       const handler = yield* app

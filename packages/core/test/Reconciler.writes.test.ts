@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FakeCluster, TestKit } from "@kubefx/testkit"
-import { Effect, Layer, Logger, Schema } from "effect"
+import { type Duration, Effect, Layer, Logger, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as Builtin from "../src/Builtin.ts"
 import { Cluster, writeVerbs } from "../src/Cluster.ts"
@@ -23,7 +23,7 @@ const captureLogs = () => {
 }
 
 /** Every write's answer trails its watch events by `delay`, as on a busy real API server. */
-const answersTrail = (delay: string) =>
+const answersTrail = (delay: Duration.Input) =>
   Effect.flatMap(FakeCluster.FakeCluster, (fake) =>
     Effect.forEach(writeVerbs, (verb) => fake.latency(delay, { verb }, { answer: true }), { discard: true }))
 
@@ -80,6 +80,69 @@ describe("own writes", () => {
       expect((yield* controller.stats).reconciles).toBe(3)
       const parent = yield* cluster.get(Web, at("a"))
       expect(parent["status"]).toMatchObject({ ready: true, availableReplicas: 1 })
+    }).pipe(Effect.provide(env)))
+})
+
+describe("activity", () => {
+  const env = Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory)
+
+  it.effect("writes are counted by kind; Info gets one line of counts per period, not a line per write", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const controller = yield* TestKit.run(WebOperator)
+      for (const name of ["a", "b"]) yield* cluster.create(Web, web(name))
+      yield* TestKit.settle()
+      expect((yield* controller.stats).writes).toEqual({ create: 2, apply: 2, replace: 0, delete: 0, status: 2, finalizer: 2 })
+      expect(logs.lines.filter((l) => l.startsWith("Info"))).toEqual([])
+      yield* TestClock.adjust("30 seconds")
+      expect(logs.lines.filter((l) => l.startsWith("Info"))).toEqual([
+        `Info ["in the last 30s: 2 reconcile(s); 8 write(s) (create 2, apply 2, status 2, finalizer 2)"]`
+      ])
+      // A quiet period logs nothing.
+      yield* TestClock.adjust("30 seconds")
+      expect(logs.lines.filter((l) => l.startsWith("Info"))).toHaveLength(1)
+    }).pipe(Effect.provide(env), Effect.provide(logs.layer))
+  })
+})
+
+describe("applied children", () => {
+  const env = Layer.mergeAll(FakeCluster.layer({ types: [Web] }), TestKit.TestKit.layer, Registry.layerMemory)
+
+  it.effect("are created by an apply that nothing of their name may precede: converging reads nothing", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      yield* TestKit.run(WebOperator)
+      for (const name of ["a", "b"]) yield* cluster.create(Web, web(name))
+      yield* TestKit.settle()
+      const requests = yield* TestKit.requests()
+      expect(requests.filter((r) => r.verb === "get")).toEqual([])
+      const deployment = yield* cluster.get(Builtin.Deployment, at("a"))
+      // Created by the apply itself, so its fields are owned by the operator's apply.
+      expect(deployment.metadata.managedFields?.map((m) => [m.manager, m.operation])).toEqual([["web-operator", "Apply"]])
+    }).pipe(Effect.provide(env)))
+
+  it.effect("an unowned object where an applied child should be is never taken over, and is reported", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const squatter = yield* cluster.create(Builtin.Deployment, {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "a", namespace: "default" },
+        spec: {
+          selector: { matchLabels: { app: "mine" } },
+          template: { metadata: { labels: { app: "mine" } }, spec: { containers: [{ name: "c", image: "mine:1" }] } }
+        }
+      })
+      yield* TestKit.run(WebOperator)
+      yield* cluster.create(Web, web("a"))
+      yield* TestKit.settle({ horizon: "5 seconds" }).pipe(Effect.ignore)
+      expect(yield* cluster.get(Builtin.Deployment, at("a"))).toEqual(squatter)
+      const parent = yield* cluster.get(Web, at("a"))
+      const error = (parent["status"] as { conditions?: ReadonlyArray<{ type: string; reason: string }> }).conditions?.find((c) => c.type === "ReconcileError")
+      expect(error).toMatchObject({ reason: "ChildConflict" })
+      // The Service, which is not blocked, was created.
+      yield* cluster.get(Builtin.Service, at("a"))
     }).pipe(Effect.provide(env)))
 })
 

@@ -5,21 +5,17 @@
 import { Cause, Effect, Metric } from "effect"
 import * as Reconciler from "../../Reconciler.ts"
 import type { WorkQueue } from "../../WorkQueue.ts"
+import * as Activity from "./activity.ts"
 import type { Echoes } from "./echoes.ts"
 import { reconcileSeconds, reconcileTotal } from "./metrics.ts"
 import { formatDelay, type Retry } from "./retry.ts"
-
-export interface Counters {
-  reconciles: number
-  failures: number
-}
 
 export const make = <R>(options: {
   readonly operator: string
   readonly reconcile: (key: string) => Effect.Effect<Reconciler.Outcome, never, R>
   readonly queue: WorkQueue
   readonly retry: Retry
-  readonly counters: Counters
+  readonly counters: Activity.Activity
   readonly echoes: Echoes
 }) => {
   const { counters, echoes, operator, queue, retry } = options
@@ -65,6 +61,7 @@ export const make = <R>(options: {
       counters.reconciles++
       yield* Metric.update(Metric.withAttributes(reconcileSeconds, attributes), elapsed / 1000)
       yield* Metric.update(Metric.withAttributes(reconcileTotal, { operator, result: outcome._tag === "Done" ? "success" : "error" }), 1)
+      yield* Activity.flush(counters, operator)
       if (outcome._tag === "Done") {
         retry.reset(key)
         yield* queue.done(key)

@@ -7,3 +7,5 @@ export const reconcileSeconds = Metric.histogram("kubefx_reconcile_duration_seco
   description: "Time to reconcile one parent",
   boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 16 })
 })
+
+export const writeTotal = Metric.counter("kubefx_write_total", { description: "Writes by operator and kind (create, apply, replace, delete, status, finalizer)", incremental: true })

@@ -8,7 +8,7 @@
  * knows. A replica that loses the Lease ends its term (its reconciles' writes are refused from the moment of loss)
  * and campaigns again.
  */
-import { Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import type { Cluster } from "../../Cluster.ts"
 import { type Controller, type ControllerConfig, Controllers } from "../../Controller.ts"
 import { LeadershipLost } from "../../LeaderElection.ts"
@@ -17,6 +17,7 @@ import { keyOf, refOf, type ResourceType } from "../../Resource.ts"
 import * as Store from "../../Store.ts"
 import * as Trigger from "../../Trigger.ts"
 import * as WorkQueue from "../../WorkQueue.ts"
+import * as Activity from "./activity.ts"
 import * as Echoes from "./echoes.ts"
 import * as Election from "./election.ts"
 import * as Fence from "./fence.ts"
@@ -34,6 +35,9 @@ interface Term {
   readonly queue: WorkQueue.WorkQueue
   readonly workers: Workers.Workers
 }
+
+/** How often the Info line with the counts of reconciles and writes is logged (when there were any). */
+const activityPeriod = Duration.seconds(30)
 
 const noWork: WorkQueue.Stats = { queued: 0, processing: 0, delayed: 0, nextDueInMillis: undefined }
 
@@ -61,7 +65,7 @@ export const run = <Spec, Status, E, R>(
   Effect.gen(function*() {
     const store = Store.make()
     const parentType: ResourceType = config.parent
-    const counters: Handle.Counters = { reconciles: 0, failures: 0 }
+    const counters = Activity.make()
     let term: Term | undefined
     const echoes = Echoes.make(parentType)
 
@@ -81,7 +85,7 @@ export const run = <Spec, Status, E, R>(
     const startTerm = Effect.gen(function*() {
       yield* Effect.addFinalizer(() => Effect.sync(() => { term = undefined }))
       const fence = yield* Effect.serviceOption(Fence.CurrentFence)
-      const reconcile = Reconciler.make(config, store, echoes.observer)
+      const reconcile = Reconciler.make(config, store, Activity.counting(counters, echoes.observer))
       const queue = yield* WorkQueue.make
       const workers = yield* Workers.start({
         concurrency: config.maxConcurrency,
@@ -99,6 +103,7 @@ export const run = <Spec, Status, E, R>(
       })
       term = { queue, workers }
       for (const p of store.list(parentType)) yield* queue.add(keyOf(refOf(p)))
+      yield* Effect.forkScoped(Activity.report(counters, activityPeriod))
 
       // Resync: every parent again at low priority, behind fresh events.
       yield* Effect.gen(function*() {
@@ -139,6 +144,7 @@ export const run = <Spec, Status, E, R>(
         ...s,
         reconciles: counters.reconciles,
         failures: counters.failures,
+        writes: { ...counters.writes },
         parents: store.size(parentType),
         watchers: watches.count,
         watchersReady: watches.ready(),
