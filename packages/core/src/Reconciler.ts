@@ -324,7 +324,11 @@ export const make = <Spec, Status, E, R>(
   const childKey = (o: KubeObject) => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ""}|${o.metadata.name ?? ""}`
   const learn = (desired: KubeObject, answer: KubeObject) => {
     const hash = desired.metadata.annotations?.[Plan.hashAnnotation]
-    if (hash !== undefined) normalized.set(childKey(desired), { hash, form: Plan.project(desired, answer) })
+    if (hash === undefined) return
+    // Only a child the server normalised needs its normal form kept: for the rest (most) the desired literal
+    // itself is what the plan compares, and keeping a copy per child would only cost memory.
+    if (Plan.isSubset(desired, answer)) normalized.delete(childKey(desired))
+    else normalized.set(childKey(desired), { hash, form: Plan.project(desired, answer) })
   }
   const normalizedOf = (d: Plan.DesiredChild) => normalized.get(childKey(d.object))
 
