@@ -6,7 +6,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { Builtin, Cluster, Conditions, type Resource } from "@kubefx/core"
 import { FakeCluster, TestKit, Workloads } from "@kubefx/testkit"
 import { Effect, Layer } from "effect"
-import { TestClock } from "effect/testing"
 import { Directory } from "../src/Directory.ts"
 import { EchoServer, type EchoServerStatus } from "../src/EchoServer.ts"
 import { EchoOperator } from "../src/operator.ts"
@@ -45,11 +44,12 @@ describe("echo-server operator", () => {
       yield* Workloads.simulate({ readyAfter: "2 seconds" })
       yield* TestKit.run(EchoOperator)
       yield* cluster.create(EchoServer, echo("a", { message: "hi", replicas: 3 }))
-      yield* TestKit.settle()
+      // Settled short of the simulated readiness (due in 2 s): the Deployment is still progressing.
+      yield* TestKit.settle({ horizon: "1 second" })
       const progressing = yield* cluster.get(EchoServer, at("a"))
       expect(statusOf(progressing).url).toBe("http://a.default.svc")
       expect(ready(progressing)).toMatchObject({ status: "False", reason: "Progressing", message: "0/3 replicas available" })
-      yield* TestClock.adjust("2 seconds")
+      // settle advances the clock to the simulation's timer as it does to the operator's own.
       yield* TestKit.settle()
       const available = yield* cluster.get(EchoServer, at("a"))
       expect(statusOf(available)).toMatchObject({ ready: true, availableReplicas: 3 })

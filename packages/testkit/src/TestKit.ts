@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Cluster, type Controller, Operator } from "@kubefx/core"
-import { Context, Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
 type ClusterService = Cluster.Cluster["Service"]
@@ -54,13 +54,18 @@ export class TestKit extends Context.Service<TestKit, {
   readonly requests: Array<OperatorRequest>
   /** Calls started and not yet finished. */
   readonly inflight: { count: number }
+  /**
+   * Work due later on the Clock that is not an operator's (a `Workloads.simulate` readiness timer): when it is
+   * due (millis, by the Clock), by name. `settle` advances time to it as it does to a queue's delayed keys.
+   */
+  readonly timers: Map<string, number>
 }>()("@kubefx/testkit/TestKit") {
   /**
    * A fresh TestKit: no operators, no recorded requests.
    *
    * @since 0.1.0
    */
-  static readonly layer: Layer.Layer<TestKit> = Layer.sync(TestKit, () => ({ controllers: [], requests: [], inflight: { count: 0 } }))
+  static readonly layer: Layer.Layer<TestKit> = Layer.sync(TestKit, () => ({ controllers: [], requests: [], inflight: { count: 0 }, timers: new Map() }))
 }
 
 const addressOf = (a: { readonly namespace?: string; readonly name: string }) => ({ namespace: a.namespace ?? "", name: a.name })
@@ -150,7 +155,8 @@ const drain = Effect.gen(function*() {
 
 /**
  * Runs until every operator has synced its caches, nothing is queued or running, every watch is connected,
- * no call is in flight, and no requeue is due within the horizon. Advances the `TestClock` as needed; fails
+ * no call is in flight, and no requeue or `timers` entry (a `Workloads.simulate` readiness) is due within the
+ * horizon. Advances the `TestClock` as needed; fails
  * with `NotSettled` if the operators are still busy when the horizon runs out.
  *
  * @since 0.1.0
@@ -200,7 +206,11 @@ export const settle = (options: SettleOptions = {}): Effect.Effect<SettleReport,
       lastSignature = signature
       if (!busy) {
         if (quiet < 2) continue
-        const due = stats.map((s) => s.stats.nextDueInMillis).filter((d): d is number => d !== undefined)
+        const clock = yield* Clock.currentTimeMillis
+        const due = [
+          ...stats.map((s) => s.stats.nextDueInMillis).filter((d): d is number => d !== undefined),
+          ...Array.from(kit.timers.values(), (at) => at - clock)
+        ]
         // At least 1 ms, rounded up: a due time a fraction of a millisecond away would otherwise never be reached.
         const next = due.length === 0 ? undefined : Math.max(1, Math.ceil(Math.min(...due)))
         if (next === undefined || advanced + next > horizon) break

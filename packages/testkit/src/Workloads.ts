@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { Builtin, Cluster, Resource, Watcher } from "@kubefx/core"
-import { Duration, Effect, FiberMap, type Scope, Stream } from "effect"
+import { Clock, Duration, Effect, FiberMap, type Scope, Stream } from "effect"
+import { TestKit } from "./TestKit.ts"
 
 /**
  * @since 0.1.0
@@ -48,15 +49,19 @@ export const simulate = (options: SimulateOptions = {}): Effect.Effect<void, nev
     const cluster = yield* Cluster.Cluster
     const delay = Duration.fromInputUnsafe(options.readyAfter ?? "2 seconds")
     const pending = yield* FiberMap.make<string>()
+    // Under a TestKit, each pending readiness is a timer `settle` waits for (it advances the clock to it).
+    const kit = yield* Effect.serviceOption(TestKit)
+    const timers = kit._tag === "Some" ? kit.value.timers : undefined
     for (const type of options.types ?? [Builtin.Deployment, Builtin.StatefulSet]) {
-      const markReady = (o: Resource.KubeObject) =>
+      const markReady = (key: string, o: Resource.KubeObject) =>
         Effect.gen(function*() {
+          timers?.set(`workloads|${key}`, (yield* Clock.currentTimeMillis) + Duration.toMillis(delay))
           yield* Effect.sleep(delay)
           const current = yield* cluster.get(type, { namespace: o.metadata.namespace ?? "", name: o.metadata.name ?? "" })
           if (isSettled(current)) return
           const now = new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)).toISOString().replace(/\.\d+Z$/, "Z")
           yield* cluster.replaceStatus(type, { ...current, status: readyStatus(current, now) })
-        }).pipe(Effect.catch(() => Effect.void))
+        }).pipe(Effect.catch(() => Effect.void), Effect.ensuring(Effect.sync(() => timers?.delete(`workloads|${key}`))))
       yield* Watcher.watch(type).pipe(
         Stream.runForEach((event) => {
           const objects = event._tag === "Restarted" ? event.objects : event._tag === "Applied" ? [event.object] : []
@@ -64,7 +69,7 @@ export const simulate = (options: SimulateOptions = {}): Effect.Effect<void, nev
             const key = `${Resource.typeKey(type)}|${o.metadata.namespace}/${o.metadata.name}`
             return isSettled(o) || o.metadata.deletionTimestamp !== undefined
               ? Effect.void
-              : FiberMap.run(pending, key, markReady(o), { onlyIfMissing: true }).pipe(Effect.asVoid)
+              : FiberMap.run(pending, key, markReady(key, o), { onlyIfMissing: true }).pipe(Effect.asVoid)
           }, { discard: true })
         }),
         Effect.forkScoped
