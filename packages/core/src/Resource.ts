@@ -123,6 +123,60 @@ export const KubeObjectSchema: Schema.Codec<KubeObject> = Schema.StructWithRest(
   [Schema.Record(Schema.String, Schema.Unknown)]
 ) as unknown as Schema.Codec<KubeObject>
 
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Absent, or present with a value of the type (a present `undefined` is refused, as `optionalKey` does). */
+const optional = (record: { readonly [key: string]: unknown }, key: string, check: (u: unknown) => boolean): boolean =>
+  !(key in record) || check(record[key])
+
+const isString = (u: unknown): u is string => typeof u === "string"
+const isStringMap = (u: unknown): boolean => {
+  if (!isRecord(u)) return false
+  for (const key in u) if (typeof u[key] !== "string") return false
+  return true
+}
+const isArrayOf = (check: (u: unknown) => boolean) => (u: unknown): boolean => {
+  if (!Array.isArray(u)) return false
+  // An index loop, not `every`, which skips holes (an array the Schema refuses).
+  for (let i = 0; i < u.length; i++) if (!check(u[i])) return false
+  return true
+}
+const isOwnerReference = (u: unknown): boolean =>
+  isRecord(u) && isString(u["apiVersion"]) && isString(u["kind"]) && isString(u["name"]) && isString(u["uid"]) &&
+  optional(u, "controller", (v) => typeof v === "boolean") && optional(u, "blockOwnerDeletion", (v) => typeof v === "boolean")
+const isOwnerReferences = isArrayOf(isOwnerReference)
+const isStrings = isArrayOf(isString)
+const metaStrings = ["name", "generateName", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"] as const
+
+/**
+ * Whether a value passes `ObjectMetaSchema`: the same verdict as `Schema.is(ObjectMetaSchema)`, without building
+ * a decoded copy. The value itself is then the decoded value (the Schema keeps every key and checks no more).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isObjectMeta = (u: unknown): u is ObjectMeta => {
+  if (!isRecord(u)) return false
+  for (const key of metaStrings) if (!optional(u, key, isString)) return false
+  return optional(u, "generation", (v) => typeof v === "number") &&
+    optional(u, "labels", isStringMap) &&
+    optional(u, "annotations", isStringMap) &&
+    optional(u, "finalizers", isStrings) &&
+    optional(u, "ownerReferences", isOwnerReferences)
+}
+
+/**
+ * Whether a value passes `KubeObjectSchema` (see {@link isObjectMeta}). The live cluster checks every object
+ * it reads with this and decodes with the Schema only what it refuses, for the Schema's error message: a
+ * Schema decode copies the whole object and costs several times the check.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isKubeObject = (u: unknown): u is KubeObject =>
+  isRecord(u) && isString(u["apiVersion"]) && isString(u["kind"]) && isObjectMeta(u["metadata"])
+
 /**
  * A standard condition (`metav1.Condition`).
  *

@@ -425,6 +425,25 @@ describe("KubeCluster errors", () => {
       assert.notInclude(e.message, "{not json")
     }))
 
+  it.live("a body cut off mid-way: a write fails as Transport (not retried); an error status is still reported", () =>
+    Effect.gen(function*() {
+      const cut = (status: number) =>
+        Loopback.start((_, res) => {
+          res.writeHead(status, { "content-type": "application/json", "content-length": "1000" })
+          res.write("{\"kind\":\"Sta")
+          setTimeout(() => res.socket?.destroy(), 20)
+        })
+      const ok = yield* cut(201)
+      const e = failure(yield* withCluster(ok, (c) => Effect.exit(c.create(Builtin.ConfigMap, cm("x", {})))))
+      assert.strictEqual(e._tag, "Transport")
+      assert.include(e.message, "create v1/ConfigMap default/x: ")
+      assert.strictEqual(ok.requests.length, 1, "the write may have happened: not sent again")
+      const missing = yield* cut(404)
+      const e2 = failure(yield* withCluster(missing, (c) => Effect.exit(c.get(Builtin.ConfigMap, { name: "x" }))))
+      assert.strictEqual(e2._tag, "NotFound")
+      assert.include(e2.message, "HTTP 404")
+    }))
+
   it.live("a request without an answer times out as Transport and is aborted", () =>
     Effect.gen(function*() {
       const server = yield* Loopback.start(() => {})

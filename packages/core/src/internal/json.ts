@@ -4,15 +4,40 @@
  * comparing status and deciding whether a parent change matters.
  */
 
-/** Canonical JSON: keys sorted, undefined-valued keys dropped, so equal values print equally. */
-export const canonical = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  if (value !== null && typeof value === "object") {
-    const record = value as Record<string, unknown>
-    const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort()
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(",")}}`
+/** Whether JSON.stringify prints the string as is between quotes: no quote, backslash, control character or surrogate. */
+const isPlain = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false
   }
-  return JSON.stringify(value) ?? "null"
+  return true
+}
+const quote = (s: string): string => (isPlain(s) ? `"${s}"` : JSON.stringify(s))
+
+/**
+ * Canonical JSON: keys sorted, undefined-valued keys dropped, so equal values print equally. Built by
+ * concatenation, without the intermediate arrays of `map`/`filter`/`join`: it runs on every desired child of
+ * every reconcile.
+ */
+export const canonical = (value: unknown): string => {
+  if (typeof value === "string") return quote(value)
+  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) {
+    let out = "["
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + canonical(value[i])
+    return out + "]"
+  }
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record).sort()
+  let out = "{"
+  let first = true
+  for (const key of keys) {
+    const v = record[key]
+    if (v === undefined) continue
+    out += (first ? "" : ",") + quote(key) + ":" + canonical(v)
+    first = false
+  }
+  return out + "}"
 }
 
 /** Whether two JSON values are equal, without building their canonical strings. */

@@ -261,22 +261,32 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
         Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") })
       ))
 
+  /** The answer to a call read whole: its JSON, or the error a non-2xx status or an unreadable body stands for. */
+  const answer = (call: Call, res: Http.HttpText, note: string): Effect.Effect<JsonResponse, ClusterError.ClusterError> => {
+    if (res.status < 200 || res.status > 299) {
+      return Effect.fail(
+        statusError(call, res.status, res.headers, res.text, res.status === 401 ? config.source + note : config.source)
+      )
+    }
+    if (res.text.trim() === "") return Effect.succeed({ status: res.status, json: undefined })
+    const parsed = Wire.parseJson(res.text)
+    return Result.isSuccess(parsed)
+      ? Effect.succeed({ status: res.status, json: parsed.success })
+      : Effect.fail(
+        new ClusterError.Transport({
+          ...call.target,
+          message: `${describeCall(call)}: unreadable response body: ${parsed.failure}`
+        })
+      )
+  }
+
+  // One callback per call (request, body, parse): no scope and no stream, as this is the path of every write.
   const send = (call: Call): Effect.Effect<JsonResponse, ClusterError.ClusterError> =>
     authenticated(call, (prepared, note) =>
-      Effect.scoped(Effect.gen(function*() {
-        const res = yield* exchange(call, prepared, note)
-        const text = yield* Http.readText(res.body, pool).pipe(Effect.mapError((failure) => transport(call, failure)))
-        if (text.trim() === "") return { status: res.status, json: undefined }
-        const parsed = Wire.parseJson(text)
-        if (Result.isFailure(parsed)) {
-          return yield* new ClusterError.Transport({
-            ...call.target,
-            message: `${describeCall(call)}: unreadable response body: ${parsed.failure}`
-          })
-        }
-        return { status: res.status, json: parsed.success }
-      })).pipe(
-        Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") })
+      Http.exchange(pool, prepared.agent, prepared.request).pipe(
+        Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") }),
+        Effect.mapError((failure) => failure instanceof Http.HttpFailure ? transport(call, failure) : failure),
+        Effect.flatMap((res) => answer(call, res, note))
       ))
 
   return ApiClient.of({ config, pool, send, open })

@@ -306,9 +306,71 @@ export interface HttpResponse {
 
 const noop = () => {}
 
+/** The path on the server: the server URL's own path (without trailing slashes) before the request's. */
+const basePaths = new WeakMap<URL, string>()
+const basePath = (server: URL): string => {
+  let base = basePaths.get(server)
+  if (base === undefined) {
+    base = server.pathname.replace(/\/+$/, "")
+    basePaths.set(server, base)
+  }
+  return base
+}
+
+/** Starts a request on the pool's server; `on` gets its response or the error that ended it. */
+const send = (pool: Pool, agent: http.Agent, request: HttpRequest): http.ClientRequest => {
+  const server = pool.options.server
+  // Node sends each element of an array value as a header line of its own.
+  const headers: Record<string, string | Array<string>> = {}
+  for (const name in request.headers) {
+    const value = request.headers[name]!
+    headers[name] = typeof value === "string" ? value : [...value]
+  }
+  if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
+  const req = (server.protocol === "https:" ? https : http).request({
+    protocol: server.protocol,
+    hostname: bareHost(server.hostname),
+    port: defaultPort(server),
+    method: request.method,
+    path: basePath(server) + request.path,
+    headers,
+    agent
+  })
+  req.end(request.body)
+  return req
+}
+
+const incomplete = (pool: Pool) =>
+  new HttpFailure({
+    kind: "io",
+    message: `connection to ${originOf(pool.options.server)} closed before the response was complete`
+  })
+
+/**
+ * A callback's `resume` that works once and then lets go. Node keeps the first request of every keep-alive
+ * TLS socket reachable for as long as the socket lives (the agent's `session` listener closes over it), and
+ * with it every listener attached to that request and its response. Those listeners must not keep the
+ * fiber, and through its result the response body, alive: after the first call they hold nothing.
+ */
+const resumeOnce = <A, E>(resume: (effect: Effect.Effect<A, E>) => void) => {
+  let pending: ((effect: Effect.Effect<A, E>) => void) | undefined = resume
+  return {
+    resume: (effect: Effect.Effect<A, E>): void => {
+      const r = pending
+      pending = undefined
+      r?.(effect)
+    },
+    forget: (): void => {
+      pending = undefined
+    },
+    isDone: (): boolean => pending === undefined
+  }
+}
+
 /**
  * Sends a request and waits for the response headers. Interruption, or closing the scope before the
  * body was read to its end, destroys the request (and its socket), so the server sees the abort.
+ * For a long body read as it arrives (a watch); a body read whole goes through {@link exchange}.
  */
 export const open = (
   pool: Pool,
@@ -316,57 +378,106 @@ export const open = (
   request: HttpRequest
 ): Effect.Effect<HttpResponse, HttpFailure, Scope.Scope> =>
   Effect.gen(function*() {
-    const state: { req?: http.ClientRequest; res?: http.IncomingMessage } = {}
+    const state: { req: http.ClientRequest | undefined; res: http.IncomingMessage | undefined } = { req: undefined, res: undefined }
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         if (state.req !== undefined && state.res?.complete !== true) state.req.destroy()
+        state.req = undefined
+        state.res = undefined
       })
     )
     return yield* Effect.callback<HttpResponse, HttpFailure>((resume) => {
-      const server = pool.options.server
-      const base = server.pathname.replace(/\/+$/, "")
-      // Node sends each element of an array value as a header line of its own.
-      const headers: Record<string, string | Array<string>> = {}
-      for (const [name, value] of Object.entries(request.headers)) headers[name] = typeof value === "string" ? value : [...value]
-      if (request.body !== undefined) headers["content-length"] = String(Buffer.byteLength(request.body))
-      const req = (server.protocol === "https:" ? https : http).request({
-        protocol: server.protocol,
-        hostname: bareHost(server.hostname),
-        port: defaultPort(server),
-        method: request.method,
-        path: base + request.path,
-        headers,
-        agent
-      })
+      const once = resumeOnce(resume)
+      const req = send(pool, agent, request)
       state.req = req
       req.once("response", (res) => {
         state.res = res
         res.on("error", noop) // readers attach their own; this keeps a late error from crashing the process
-        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: res }))
+        once.resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: res }))
       })
-      req.on("error", (err) => resume(Effect.fail(describe(err, pool.options))))
-      req.end(request.body)
-      return Effect.sync(() => req.destroy())
+      req.on("error", (err) => once.resume(Effect.fail(describe(err, pool.options))))
+      return Effect.sync(() => {
+        once.forget()
+        req.destroy()
+      })
+    })
+  })
+
+/** A response read to its end. */
+export interface HttpText {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly text: string
+}
+
+/**
+ * Sends a request and reads the whole response body as UTF-8 text, in one callback (no scope, no
+ * stream): the path of every non-watch call. Interruption destroys the request (and its socket) unless
+ * the response was complete. A body that cannot be read fails with `io`, except that of a non-2xx
+ * answer, which reads as empty: its status code is still worth reporting. Once settled, the listeners
+ * left on the request and response hold neither the body nor the caller (see `resumeOnce`).
+ */
+export const exchange = (pool: Pool, agent: http.Agent, request: HttpRequest): Effect.Effect<HttpText, HttpFailure> =>
+  Effect.callback<HttpText, HttpFailure>((resume) => {
+    const once = resumeOnce(resume)
+    let chunks: Array<Buffer> = []
+    let complete = false
+    const finish = (result: Effect.Effect<HttpText, HttpFailure>) => {
+      chunks = []
+      once.resume(result)
+    }
+    const req = send(pool, agent, request)
+    req.once("response", (res) => {
+      const status = res.statusCode ?? 0
+      const headers = res.headers
+      const failedRead = (failure: HttpFailure) =>
+        finish(status >= 200 && status <= 299 ? Effect.fail(failure) : Effect.succeed({ status, headers, text: "" }))
+      res.on("data", (chunk: Buffer) => {
+        if (!once.isDone()) chunks.push(chunk)
+      })
+      res.once("end", () => {
+        complete = true
+        // Node returns the socket to the agent's free list on a `nextTick` queued by its own 'end' handler;
+        // resuming after it lets the caller's next request reuse this connection instead of opening one.
+        process.nextTick(() => {
+          const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+          finish(Effect.succeed({ status, headers, text }))
+        })
+      })
+      res.on("error", (err) => failedRead(describe(err, pool.options)))
+      res.once("close", () => {
+        if (!complete) failedRead(incomplete(pool))
+      })
+    })
+    req.on("error", (err) => finish(Effect.fail(describe(err, pool.options))))
+    return Effect.sync(() => {
+      chunks = []
+      once.forget()
+      if (!complete) req.destroy()
     })
   })
 
 /** Reads a whole body as UTF-8 text. */
 export const readText = (res: http.IncomingMessage, pool: Pool): Effect.Effect<string, HttpFailure> =>
   Effect.callback<string, HttpFailure>((resume) => {
-    const chunks: Array<Buffer> = []
-    res.on("data", (chunk: Buffer) => chunks.push(chunk))
-    // Node returns the socket to the agent's free list on a `nextTick` queued by its own 'end' handler;
-    // resuming after it lets the caller's next request reuse this connection instead of opening one.
-    res.once("end", () => process.nextTick(() => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))))
-    res.once("error", (err) => resume(Effect.fail(describe(err, pool.options))))
+    const once = resumeOnce(resume)
+    let chunks: Array<Buffer> = []
+    res.on("data", (chunk: Buffer) => {
+      if (!once.isDone()) chunks.push(chunk)
+    })
+    // As in `exchange`: resume after Node has returned the socket to the pool.
+    res.once("end", () =>
+      process.nextTick(() => {
+        const text = Buffer.concat(chunks).toString("utf8")
+        chunks = []
+        once.resume(Effect.succeed(text))
+      }))
+    res.once("error", (err) => once.resume(Effect.fail(describe(err, pool.options))))
     res.once("close", () => {
-      if (!res.complete) {
-        resume(Effect.fail(
-          new HttpFailure({
-            kind: "io",
-            message: `connection to ${originOf(pool.options.server)} closed before the response was complete`
-          })
-        ))
-      }
+      if (!res.complete) once.resume(Effect.fail(incomplete(pool)))
+    })
+    return Effect.sync(() => {
+      chunks = []
+      once.forget()
     })
   })
