@@ -2,10 +2,12 @@
  * The demo `npm start` runs against the embedded fake cluster: create three EchoServers, change one, delete
  * one, and show what the operator does, then a summary.
  */
-import { Builtin, Cluster, type ClusterError, Conditions, type Controller, type Resource } from "@kubefx/core"
+import { Builtin, Cluster, type ClusterError, Conditions, type Controller, Operator, type Resource } from "@kubefx/core"
+import { FakeCluster, Workloads } from "@kubefx/testkit"
 import { Duration, Effect } from "effect"
 import { Directory } from "./Directory.ts"
 import { EchoServer } from "./EchoServer.ts"
+import { EchoOperator } from "./operator.ts"
 
 const echo = (name: string, message: string, replicas: number): Resource.KubeObject => ({
   apiVersion: EchoServer.apiVersion,
@@ -91,3 +93,23 @@ export const scenario = (
     yield* waitSettled(controller)
     return yield* summary
   })
+
+/** `npm start` without a cluster: the operator and the scenario on an embedded fake cluster. */
+export const program = (exitWhenSettled: boolean) =>
+  Effect.gen(function*() {
+    yield* Effect.logInfo("starting echo-operator against an embedded fake cluster (no Kubernetes needed)")
+    yield* Workloads.simulate({ readyAfter: "1 second" })
+    const controller = yield* Operator.run(EchoOperator)
+    const result = yield* scenario(controller)
+    if (result.orphans > 0) return yield* Effect.fail(new Error(`${result.orphans} children were left without a parent`))
+    if (exitWhenSettled) {
+      yield* Effect.logInfo("settled; exiting (--exit-when-settled)")
+      return
+    }
+    yield* Effect.logInfo("settled; the operator keeps running. Press Ctrl-C to stop.")
+    return yield* Effect.never
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Directory.layerMemory),
+    Effect.provide(FakeCluster.layer({ types: [EchoServer] }))
+  )

@@ -9,35 +9,16 @@
  *
  * See `Mode.ts` for how the flags combine, `live.ts` for the real-cluster run.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Logging, Operator } from "@kubefx/core"
-import { FakeCluster, Workloads } from "@kubefx/testkit"
+// The runtime module alone: the package's index loads every platform module (~17 MiB more at start).
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Logging } from "@kubefx/core"
 import { Cause, Effect, Exit } from "effect"
-import { scenario } from "./demo.ts"
-import { Directory } from "./Directory.ts"
-import { EchoServer } from "./EchoServer.ts"
 import * as Live from "./live.ts"
 import * as Mode from "./Mode.ts"
-import { EchoOperator } from "./operator.ts"
 
+// The demo and its fake cluster (@kubefx/testkit) are loaded only when the demo runs, not in a real cluster.
 const demo = (exitWhenSettled: boolean) =>
-  Effect.gen(function*() {
-    yield* Effect.logInfo("starting echo-operator against an embedded fake cluster (no Kubernetes needed)")
-    yield* Workloads.simulate({ readyAfter: "1 second" })
-    const controller = yield* Operator.run(EchoOperator)
-    const result = yield* scenario(controller)
-    if (result.orphans > 0) return yield* Effect.fail(new Error(`${result.orphans} children were left without a parent`))
-    if (exitWhenSettled) {
-      yield* Effect.logInfo("settled; exiting (--exit-when-settled)")
-      return
-    }
-    yield* Effect.logInfo("settled; the operator keeps running. Press Ctrl-C to stop.")
-    return yield* Effect.never
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(Directory.layerMemory),
-    Effect.provide(FakeCluster.layer({ types: [EchoServer] }))
-  )
+  Effect.flatMap(Effect.promise(() => import("./demo.ts")), (module) => module.program(exitWhenSettled))
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
