@@ -248,7 +248,8 @@ export type DeploymentOptions = Deployment.DeploymentOptions
 /**
  * A single-replica Deployment running the operator under its ServiceAccount (one replica, `Recreate`
  * strategy: one writer at a time). The pod runs as uid 65532 with a read-only root filesystem and no
- * capabilities; `POD_NAMESPACE` is set from the downward API.
+ * capabilities; `POD_NAMESPACE` is set from the downward API, and `NODE_OPTIONS` to `--max-semi-space-size=4`
+ * (a smaller V8 young generation: ~75 MiB less peak RSS for a few % of CPU) unless `env` names NODE_OPTIONS.
  *
  * @since 0.1.0
  * @category constructors

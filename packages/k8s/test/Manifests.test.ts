@@ -651,6 +651,7 @@ describe("Manifests.deployment", () => {
                 image: "registry.example.com/op:1.0",
                 env: [
                   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                  { name: "NODE_OPTIONS", value: "--max-semi-space-size=4" },
                   { name: "LOG_LEVEL", value: "Debug" }
                 ],
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } }
@@ -659,6 +660,10 @@ describe("Manifests.deployment", () => {
           }
         }
       })
+      // The user's NODE_OPTIONS replaces the default one.
+      const own = yield* Manifests.deployment({ name: "op", parent: Widget, children: [] }, { image: "x", env: [{ name: "NODE_OPTIONS", value: "--max-old-space-size=256" }] })
+      const ownEnv = ((own["spec"] as any).template.spec.containers[0].env as ReadonlyArray<{ name: string; value?: string }>).filter((e) => e.name === "NODE_OPTIONS")
+      expect(ownEnv).toEqual([{ name: "NODE_OPTIONS", value: "--max-old-space-size=256" }])
       const empty = yield* Effect.flip(Manifests.deployment({ name: "op", parent: Widget, children: [] }, { image: " " }))
       expect(empty.path).toBe("image")
     }))

@@ -24,6 +24,9 @@ export interface DeploymentOptions {
   }
 }
 
+/** The Node options the generated Deployment sets unless told otherwise. */
+export const defaultNodeOptions = "--max-semi-space-size=4"
+
 export const buildDeployment = (operator: OperatorDefinition, options: DeploymentOptions): Resource.KubeObject => {
   checkSubdomain(operator.name, "name", "operator name")
   if (options.image.trim() === "") throw new Invalid("image", "the image is empty")
@@ -37,6 +40,10 @@ export const buildDeployment = (operator: OperatorDefinition, options: Deploymen
     ...(options.args !== undefined ? { args: options.args } : {}),
     env: [
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      // V8's young generation grows to 3 × 16 MiB under load and keeps its pages: 4 MiB semispaces cut an
+      // operator's peak RSS by ~75 MiB at 1,000 parents for a few % of CPU (bench/README.md). An env entry
+      // named NODE_OPTIONS in `options.env` replaces this one.
+      ...((options.env ?? []).some((e) => e.name === "NODE_OPTIONS") ? [] : [{ name: "NODE_OPTIONS", value: defaultNodeOptions }]),
       ...(options.env ?? [])
     ],
     ...(options.resources !== undefined ? { resources: options.resources } : {}),
