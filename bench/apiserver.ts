@@ -26,6 +26,8 @@
  *   node --conditions=@kubefx/source bench/apiserver.ts --repeat 3       medians of 3 rounds
  *     --parents 1000  --concurrency 4,16  --clients 16  --idle-ms 60000 (0: no idle phase)  --resync-ms 25000
  *     --no-classic (skip measurement 2)  --profile (operator children write V8 CPU profiles)  --no-write
+ *     --source (the children run the TypeScript sources; by default they run compiled JavaScript: `npm run build`
+ *     and `bench/tsconfig.child.json`, built first, see `apiserver/nodeChild.ts`)
  *
  * Needs the envtest binaries (`scripts/envtest-assets.sh`). `npm run bench -- --apiserver` runs it too.
  *
@@ -36,6 +38,7 @@ import { mkdirSync } from "node:fs"
 import { pathToFileURL } from "node:url"
 import { serverVersion } from "./apiserver/controlPlane.ts"
 import { measureFloor, measureKubefx } from "./apiserver/measure.ts"
+import { buildNodeChild } from "./apiserver/nodeChild.ts"
 import { type ApiserverOptions, parseApiserverArgs } from "./apiserver/options.ts"
 import { apiserverSection, apiserverTargets } from "./apiserver/render.ts"
 import { type ApiserverReport, type FloorResult, type KubefxResult, pairedRatio } from "./apiserver/results.ts"
@@ -56,6 +59,7 @@ export const runApiserverBench = (options: ApiserverOptions) =>
     const date = dateLine()
     const machineText = machineLine()
     if (options.profileDir !== undefined) mkdirSync(options.profileDir, { recursive: true })
+    if (options.childMode === "compiled") yield* buildNodeChild
     const version = yield* serverVersion
     const floors: Array<FloorResult> = []
     const classics: Array<FloorResult> = []
@@ -72,7 +76,7 @@ export const runApiserverBench = (options: ApiserverOptions) =>
         const r = yield* measureKubefx(options, c, round, floor)
         console.log(
           `  converged in ${s(r.convergeMillis)} s (${pairedRatio(r).toFixed(2)}× the floor before it), ${r.writeCount} writes, ${r.readCount} reads, ` +
-            `CPU ${s(r.cpuMillis)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB; update ${s(r.update.deploymentsMillis)} s; idle writes ${r.idle?.writeCount ?? "n/a"} (${
+            `CPU ${s(r.cpuMillis)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB; update ${s(r.update?.deploymentsMillis)} s; idle writes ${r.idle?.writeCount ?? "n/a"} (${
               r.idle?.reconciles ?? 0
             } reconciles)${r.profile === undefined ? "" : `; profile ${r.profile}`}`
         )

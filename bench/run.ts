@@ -9,6 +9,9 @@
  *   npm run bench -- --no-write         print only; leave bench/README.md as it is
  *   npm run bench -- --apiserver        also the real kube-apiserver benchmark (bench/apiserver.ts: envtest binaries
  *                                       needed, several minutes); without it, its README section is kept as it is
+ *   npm run bench -- --peers            only kubefx against controller-runtime on kube-apiserver (bench/peers.ts: Go
+ *                                       and the envtest binaries needed); rewrites only its README section; takes
+ *                                       bench/peers.ts's flags (--parents, --repeat, --idle-ms, --shapes, --source, ...)
  *
  * @since 0.1.0
  */
@@ -24,6 +27,7 @@ import { flags } from "./harness/args.ts"
 import { medianBy } from "./harness/median.ts"
 import { readmePath, readSection, writeReadme } from "./harness/readme.ts"
 import { dateLine, machineLine, seconds, type Target, targetTable } from "./harness/render.ts"
+import { runPeersCommand } from "./peers.ts"
 import { type QueueBenchRow, runQueueBench, toMarkdown as queueMarkdown } from "./queue.ts"
 
 /**
@@ -161,13 +165,15 @@ const readme = (options: {
   readonly targets: ReadonlyArray<Target>
   /** The real kube-apiserver section (bench/apiserver.ts), markers included, if there is one. */
   readonly apiserver: string | undefined
+  /** The peers section (bench/peers.ts), markers included, if there is one. */
+  readonly peers: string | undefined
 }) => `# Benchmarks
 
 The latest run of \`npm run bench\` (this file is rewritten by it; history lives in git).
 
 - Date: ${options.date}
 - Machine: ${options.machine}
-- Rerun: \`npm run bench\` from the repository root (\`npm run bench -- --repeat 3\` for medians, \`-- --no-write\` to leave this file alone, \`-- --apiserver\` to measure the real kube-apiserver section too; without it that section is kept from the last run).
+- Rerun: \`npm run bench\` from the repository root (\`npm run bench -- --repeat 3\` for medians, \`-- --no-write\` to leave this file alone, \`-- --apiserver\` to measure the real kube-apiserver section too; without it that section is kept from the last run; \`-- --peers\` to measure only kubefx against controller-runtime, which rewrites only its own section).
 - Convergence cases: ${options.repeat === 1 ? "one run each" : `the median of ${options.repeat} runs each (by time)`}.
 
 ## Targets
@@ -209,9 +215,10 @@ ${queueMarkdown(options.queue)}
 - **linear**: CPU time and wall time for 10,000 parents over those for 1,000, same mode and workers; ≤ 10 means no
   worse than linear. The 1,000 case also pays the JIT's warm-up, which flatters the ratio a little.
 - **WorkQueue**: µs per key through \`add\` + \`take\` + \`done\` (see \`bench/queue.ts\` for each scenario).
-${options.apiserver === undefined ? "" : `\n${options.apiserver}\n`}`
+${options.apiserver === undefined ? "" : `\n${options.apiserver}\n`}${options.peers === undefined ? "" : `\n${options.peers}\n`}`
 
 const main = async () => {
+  if (process.argv.includes("--peers")) return runPeersCommand(process.argv.slice(2).filter((a) => a !== "--peers"))
   const args = flags(process.argv.slice(2))
   const repeat = args.int("--repeat", 1)
   const sizes = args.ints("--sizes", [1000, 10000])
@@ -246,7 +253,7 @@ const main = async () => {
     // Not measured this time: keep the last real-API-server results.
     section = readSection()
   }
-  const text = readme({ date, machine: machineLine(load), repeat, queue, results, targets: ts, apiserver: section })
+  const text = readme({ date, machine: machineLine(load), repeat, queue, results, targets: ts, apiserver: section, peers: readSection("peers") })
   console.log(`\n${text}`)
   if (write) {
     writeReadme(text)

@@ -1,13 +1,13 @@
 /**
- * Parent side of the protocol (`protocol.ts`): `bench/apiserver-child.ts` as a scoped child process whose
- * messages can be awaited by tag. Closing the scope kills a child that has not exited.
+ * Parent side of the protocol (`protocol.ts`): a measured process (`bench/apiserver-child.ts`, or the
+ * controller-runtime peer) as a scoped child process whose messages can be awaited by tag. Closing the scope
+ * kills a child that has not exited.
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { type Command, type Messages, parseLine, type Tag } from "./protocol.ts"
 
 /**
@@ -17,26 +17,34 @@ import { type Command, type Messages, parseLine, type Tag } from "./protocol.ts"
  * @category models
  */
 export interface Child {
+  readonly pid: number
   readonly send: (command: Command) => void
   /** The next message tagged `tag`; dies when the child exits first or the time runs out. */
   readonly next: <T extends Tag>(tag: T, timeoutMillis: number) => Effect.Effect<Messages[T]>
   readonly exited: Effect.Effect<number | null>
 }
 
-const childScript = fileURLToPath(new URL("../apiserver-child.ts", import.meta.url))
+/**
+ * How to start a measured process: the executable and its arguments (`nodeChild.ts`, `peer.ts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildCommand {
+  readonly file: string
+  readonly args: ReadonlyArray<string>
+}
 
 /**
- * Starts the child with `args` (after `nodeArgs` for node itself). Its stderr passes through to this process's.
+ * Starts `command` with `args` after its own. Its stderr passes through to this process's.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const spawnChild = (args: ReadonlyArray<string>, nodeArgs: ReadonlyArray<string> = []) =>
+export const spawnChild = (command: ChildCommand, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(process.execPath, ["--conditions=@kubefx/source", ...nodeArgs, childScript, ...args], {
-        stdio: ["pipe", "pipe", "pipe"]
-      })
+      const child = spawn(command.file, [...command.args, ...args], { stdio: ["pipe", "pipe", "pipe"] })
       const lines: Array<{ readonly tag: string; readonly value: unknown }> = []
       let stderr = ""
       let exit: number | null | undefined
@@ -59,6 +67,7 @@ export const spawnChild = (args: ReadonlyArray<string>, nodeArgs: ReadonlyArray<
         })
       )
       const handle: Child = {
+        pid: child.pid ?? -1,
         send: (command) => void child.stdin.write(`${command}\n`),
         next: <T extends Tag>(tag: T, timeoutMillis: number) =>
           Effect.callback<Messages[T]>((resume) => {

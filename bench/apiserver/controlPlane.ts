@@ -7,22 +7,45 @@
 import { ClientConfig, KubeCluster, Manifests } from "@kubefx/k8s"
 import { Envtest } from "@kubefx/envtest"
 import { Effect, Layer } from "effect"
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { EchoServer } from "../../examples/echo-server/src/EchoServer.ts"
+import { processCpuMillis } from "./procfs.ts"
 
 const crd = Manifests.crd(EchoServer)
 
 /**
- * A fresh etcd + kube-apiserver with the EchoServer CRD, for the scope; 1,000 Services need more than the default
- * /24 of cluster IPs.
+ * Which EchoServer CRD the server gets: `conditions`, the one kubefx generates from the Schemas (its status
+ * declares `conditions`); `no-conditions`, the same without `status.conditions`, so that the API server prunes the
+ * conditions an operator writes (as with a CRD whose author left them out of the schema).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CrdShape = "conditions" | "no-conditions"
+
+type Schemaish = { properties?: Record<string, Schemaish> }
+
+/** The CRD manifest without `status.conditions` in any version's schema. */
+const withoutConditions = (manifest: unknown): unknown => {
+  const copy = structuredClone(manifest) as { spec: { versions: ReadonlyArray<{ schema?: { openAPIV3Schema?: Schemaish } }> } }
+  for (const version of copy.spec.versions) delete version.schema?.openAPIV3Schema?.properties?.["status"]?.properties?.["conditions"]
+  return copy
+}
+
+/**
+ * A fresh etcd + kube-apiserver with the EchoServer CRD (of `shape`), for the scope; 1,000 Services need more
+ * than the default /24 of cluster IPs.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const startEnvtest = Effect.gen(function*() {
-  return yield* Envtest.make({ crds: [yield* crd], apiServerArgs: ["--service-cluster-ip-range=10.0.0.0/16"] })
-})
+export const startEnvtest = (shape: CrdShape = "conditions") =>
+  Effect.gen(function*() {
+    const manifest = yield* crd
+    return yield* Envtest.make({
+      crds: [shape === "conditions" ? manifest : withoutConditions(manifest)],
+      apiServerArgs: ["--service-cluster-ip-range=10.0.0.0/16"]
+    })
+  })
 
 /**
  * kubefx's live `Cluster` for this process (admin, mTLS), uncounted.
@@ -40,7 +63,7 @@ export const clientLayer = (env: Envtest.Envtest) =>
  * @category constructors
  */
 export const serverVersion = Effect.gen(function*() {
-  const env = yield* startEnvtest
+  const env = yield* startEnvtest()
   const res = yield* Envtest.request(env, { path: "/version" })
   const body = res.body as { gitVersion?: string; platform?: string }
   return `kube-apiserver ${body.gitVersion ?? "?"}`
@@ -55,21 +78,6 @@ export const serverVersion = Effect.gen(function*() {
 export interface ServerCpu {
   readonly apiserverMs: number
   readonly etcdMs: number
-}
-
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
-/** utime + stime of a process, in ms, from /proc. */
-const processCpuMillis = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1000
 }
 
 /**

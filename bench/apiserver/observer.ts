@@ -14,7 +14,7 @@ import { namespace } from "../harness/workload.ts"
 
 /**
  * `converged`: every parent has the status of its generation, a Deployment carrying its spec and a Service, both
- * owned by it. `deployments`: every parent's Deployment carries its spec.
+ * owned by it (and the finalizer, when the observer was told one). `deployments`: every parent's Deployment carries its spec.
  *
  * @since 0.1.0
  * @category models
@@ -47,12 +47,12 @@ const ownerUid = (o: Resource.KubeObject) => o.metadata.ownerReferences?.find((r
 
 /**
  * Starts the watches (for the scope) and keeps, per parent, whether it is converged and whether its Deployment
- * is current. `parents` is how many there must be.
+ * is current. `parents` is how many there must be; with a `finalizer`, a parent is converged only once it has it.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const startObserver = (parents: number) =>
+export const startObserver = (parents: number, options: { readonly finalizer?: string | undefined } = {}) =>
   Effect.gen(function*() {
     const echo = new Map<string, Resource.KubeObject>()
     const deployments = new Map<string, Resource.KubeObject>()
@@ -75,7 +75,8 @@ export const startObserver = (parents: number) =>
       const message = (p["spec"] as { message?: string } | undefined)?.message
       const current = d !== undefined && ownerUid(d) === uid && messageOf(d) === message
       const observed = (p["status"] as { observedGeneration?: number } | undefined)?.observedGeneration
-      const converged = current && s !== undefined && ownerUid(s) === uid && observed === p.metadata.generation
+      const finalized = options.finalizer === undefined || (p.metadata.finalizers ?? []).includes(options.finalizer)
+      const converged = current && finalized && s !== undefined && ownerUid(s) === uid && observed === p.metadata.generation
       if (current) staleDeployment.delete(name)
       else staleDeployment.add(name)
       if (converged) notConverged.delete(name)

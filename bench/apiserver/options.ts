@@ -1,10 +1,13 @@
 /**
- * What `bench/apiserver.ts` runs, from its command line (see its module comment for the flags).
+ * What `bench/apiserver.ts` and `bench/peers.ts` run, from their command lines (see their module comments for the
+ * flags).
  *
  * @since 0.1.0
  */
 import { fileURLToPath } from "node:url"
 import { flags } from "../harness/args.ts"
+import type { CrdShape } from "./controlPlane.ts"
+import type { ChildMode } from "./nodeChild.ts"
 
 /**
  * What to run.
@@ -29,6 +32,32 @@ export interface ApiserverOptions {
   readonly profileDir: string | undefined
   /** Per phase. */
   readonly timeoutMillis: number
+  /** How the kubefx child runs: compiled JavaScript, or the sources (`--source`). */
+  readonly childMode: ChildMode
+  /** Run the spec-change wave (phase 2) of each operator measurement on the CRD with conditions (`--no-wave`: skip it). */
+  readonly wave: boolean
+  /** The CRD shapes to measure the operators on (`bench/peers.ts`; `bench/apiserver.ts` uses the first). */
+  readonly shapes: ReadonlyArray<CrdShape>
+}
+
+/**
+ * The defaults that differ between the two benchmarks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiserverDefaults {
+  readonly concurrencies: ReadonlyArray<number>
+  readonly resyncMillis: number
+}
+
+const parseShapes = (raw: string | undefined): ReadonlyArray<CrdShape> => {
+  if (raw === undefined) return ["conditions", "no-conditions"]
+  const shapes = raw.split(",")
+  for (const shape of shapes) {
+    if (shape !== "conditions" && shape !== "no-conditions") throw new Error(`--shapes takes conditions and/or no-conditions, got ${JSON.stringify(shape)}`)
+  }
+  return shapes as ReadonlyArray<CrdShape>
 }
 
 const profileDir = fileURLToPath(new URL("../profiles", import.meta.url))
@@ -39,17 +68,24 @@ const profileDir = fileURLToPath(new URL("../profiles", import.meta.url))
  * @since 0.1.0
  * @category constructors
  */
-export const parseApiserverArgs = (argv: ReadonlyArray<string>): ApiserverOptions => {
+export const parseApiserverArgs = (
+  argv: ReadonlyArray<string>,
+  defaults: ApiserverDefaults = { concurrencies: [4, 16], resyncMillis: 25_000 }
+): ApiserverOptions => {
   const args = flags(argv)
+  const parents = args.int("--parents", 1000)
   return {
-    parents: args.int("--parents", 1000),
-    concurrencies: args.ints("--concurrency", [4, 16]),
+    parents,
+    concurrencies: args.ints("--concurrency", defaults.concurrencies),
     clients: args.int("--clients", 16),
     repeat: args.int("--repeat", 1),
     idleMillis: args.int("--idle-ms", 60_000, 0),
-    resyncMillis: args.int("--resync-ms", 25_000),
+    resyncMillis: args.int("--resync-ms", defaults.resyncMillis),
     classic: !args.has("--no-classic"),
     profileDir: args.has("--profile") ? profileDir : undefined,
-    timeoutMillis: args.int("--timeout-ms", 300_000)
+    timeoutMillis: args.int("--timeout-ms", Math.max(300_000, parents * 90)),
+    childMode: args.has("--source") ? "source" : "compiled",
+    shapes: parseShapes(args.value("--shapes")),
+    wave: !args.has("--no-wave")
   }
 }

@@ -3,10 +3,60 @@
  *
  * @since 0.1.0
  */
-import type { ServerCpu } from "./controlPlane.ts"
+import type { CrdShape, ServerCpu } from "./controlPlane.ts"
+import type { ChildMode } from "./nodeChild.ts"
 import type { ApiserverOptions } from "./options.ts"
 import type { FloorWrites } from "./protocol.ts"
-import type { Counts } from "./requests.ts"
+import type { Counts, ResourceCounts } from "./requests.ts"
+
+/**
+ * Which operator a measurement ran: kubefx's echo-server example, or its controller-runtime peer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Contender = "kubefx" | "controller-runtime"
+
+/**
+ * The requests of one phase by the API server's own counters (`serverCounters.ts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PhaseRequests {
+  /** The operator's requests on the workload's resources: the server's count minus the harness's own. */
+  readonly operator: Counts
+  readonly operatorByResource: ResourceCounts
+  /** The harness's own requests on those resources in the phase (counted in this process), taken out above. */
+  readonly harness: Counts
+  /**
+   * Requests on every other resource and path in the phase, by anyone (the API server's own loopback clients
+   * included, e.g. its lease renewals): discovery by an operator would show here.
+   */
+  readonly other: Counts
+}
+
+/**
+ * The operator process by `/proc/<pid>` (`procfs.ts`), the same reading for every contender. CPU from `STARTED`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcFigures {
+  /** RSS when the child said `STARTED` (runtime and code loaded, nothing listed yet). */
+  readonly startRssMiB: number
+  /** RSS once converged and quiet; the cache holds every parent and both its children. */
+  readonly convergedRssMiB: number
+  /** `VmHWM` once converged. */
+  readonly convergedPeakRssMiB: number
+  /** `VmHWM` at the end (after the idle phase). */
+  readonly peakRssMiB: number
+  readonly convergeCpuMs: number
+  readonly updateCpuMs: number | null
+  readonly idleCpuMs: number | null
+  /** From `STARTED` to the end of the last phase. */
+  readonly totalCpuMs: number
+}
 
 /**
  * A floor measurement.
@@ -32,19 +82,24 @@ export interface FloorResult {
 }
 
 /**
- * A kubefx measurement.
+ * An operator measurement (kubefx or its controller-runtime peer).
  *
  * @since 0.1.0
  * @category models
  */
-export interface KubefxResult {
-  readonly kind: "kubefx"
+export interface OperatorResult {
+  readonly kind: "operator"
+  readonly contender: Contender
+  /** How the kubefx child ran (the peer is always compiled). */
+  readonly mode: ChildMode
+  readonly shape: CrdShape
   readonly concurrency: number
   readonly parents: number
-  /** From `Operator.run` until this process saw every parent converged. */
+  /** From `Operator.run` (the peer: the manager's start) until this process saw every parent converged. */
   readonly convergeMillis: number
   /** From `Operator.run` until every watcher had listed. */
   readonly syncMillis: number
+  /** The operator's own counts from here to `byVerb` (the peer counts at its HTTP transport). */
   readonly writeCount: number
   readonly readCount: number
   readonly byVerb: Counts
@@ -57,6 +112,9 @@ export interface KubefxResult {
   readonly baselineRssMiB: number
   readonly heapMiB: number
   readonly server: ServerCpu
+  readonly proc: ProcFigures
+  readonly requests: { readonly converge: PhaseRequests; readonly update: PhaseRequests | null; readonly idle: PhaseRequests | null }
+  /** Null when the measurement skipped the phase. */
   readonly update: {
     /** From the first spec patch until every Deployment carried the new spec. */
     readonly deploymentsMillis: number | null
@@ -69,7 +127,7 @@ export interface KubefxResult {
     readonly reconciles: number
     readonly cpuMillis: number
     readonly server: ServerCpu
-  }
+  } | null
   readonly idle: {
     readonly millis: number
     readonly writeCount: number
@@ -86,6 +144,14 @@ export interface KubefxResult {
   /** The floor (operator's writes) measured just before this, on its own fresh etcd: the ratios are to it. */
   readonly pairedFloor: { readonly convergeMillis: number; readonly allCpuMillis: number }
 }
+
+/**
+ * A kubefx measurement (of `bench/apiserver.ts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type KubefxResult = OperatorResult
 
 /**
  * Everything one run of the benchmark measured.

@@ -1,6 +1,7 @@
 /**
- * `bench/README.md` has two writers: `bench/run.ts` rewrites all of it, `bench/apiserver.ts` only the real
- * kube-apiserver section between two markers. `run.ts` keeps that section as it is when it did not measure it.
+ * `bench/README.md` has three writers: `bench/run.ts` rewrites all of it, `bench/apiserver.ts` only the real
+ * kube-apiserver section between its two markers, `bench/peers.ts` only the peers section between its own.
+ * `run.ts` keeps those sections as they are when it did not measure them.
  *
  * @since 0.1.0
  */
@@ -27,15 +28,35 @@ export const sectionStart = "<!-- apiserver:start -->"
 export const sectionEnd = "<!-- apiserver:end -->"
 
 /**
+ * The sections with markers: `apiserver` (`bench/apiserver.ts`) and `peers` (`bench/peers.ts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SectionName = "apiserver" | "peers"
+
+/**
+ * The markers around a section; the section's text includes them.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const markers = (name: SectionName): { readonly start: string; readonly end: string } => ({
+  start: `<!-- ${name}:start -->`,
+  end: `<!-- ${name}:end -->`
+})
+
+/**
  * Replaces (or appends) the section in a README's text.
  *
  * @since 0.1.0
  * @category splicing
  */
-export const withSection = (readme: string, section: string): string => {
-  const start = readme.indexOf(sectionStart)
-  const end = readme.indexOf(sectionEnd)
-  if (start !== -1 && end > start) return readme.slice(0, start) + section + readme.slice(end + sectionEnd.length)
+export const withSection = (readme: string, section: string, name: SectionName = "apiserver"): string => {
+  const m = markers(name)
+  const start = readme.indexOf(m.start)
+  const end = readme.indexOf(m.end)
+  if (start !== -1 && end > start) return readme.slice(0, start) + section + readme.slice(end + m.end.length)
   return `${readme.trimEnd()}\n\n${section}\n`
 }
 
@@ -45,10 +66,11 @@ export const withSection = (readme: string, section: string): string => {
  * @since 0.1.0
  * @category splicing
  */
-export const existingSection = (readme: string): string | undefined => {
-  const start = readme.indexOf(sectionStart)
-  const end = readme.indexOf(sectionEnd)
-  return start !== -1 && end > start ? readme.slice(start, end + sectionEnd.length) : undefined
+export const existingSection = (readme: string, name: SectionName = "apiserver"): string | undefined => {
+  const m = markers(name)
+  const start = readme.indexOf(m.start)
+  const end = readme.indexOf(m.end)
+  return start !== -1 && end > start ? readme.slice(start, end + m.end.length) : undefined
 }
 
 /**
@@ -57,9 +79,9 @@ export const existingSection = (readme: string): string | undefined => {
  * @since 0.1.0
  * @category files
  */
-export const readSection = (): string | undefined => {
+export const readSection = (name: SectionName = "apiserver"): string | undefined => {
   try {
-    return existingSection(readFileSync(readmePath, "utf8"))
+    return existingSection(readFileSync(readmePath, "utf8"), name)
   } catch {
     return undefined
   }
@@ -71,7 +93,8 @@ export const readSection = (): string | undefined => {
  * @since 0.1.0
  * @category files
  */
-export const writeSection = (section: string): void => writeFileSync(readmePath, withSection(readFileSync(readmePath, "utf8"), section))
+export const writeSection = (section: string, name: SectionName = "apiserver"): void =>
+  writeFileSync(readmePath, withSection(readFileSync(readmePath, "utf8"), section, name))
 
 /**
  * Replaces the whole of `bench/README.md`.

@@ -246,6 +246,14 @@ export const rbac = (
 export type DeploymentOptions = Deployment.DeploymentOptions
 
 /**
+ * The `NODE_OPTIONS` the generated Deployment sets unless `env` names it: a smaller V8 young generation.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultNodeOptions: string = Deployment.defaultNodeOptions
+
+/**
  * A single-replica Deployment running the operator under its ServiceAccount (one replica, `Recreate`
  * strategy: one writer at a time). The pod runs as uid 65532 with a read-only root filesystem and no
  * capabilities; `POD_NAMESPACE` is set from the downward API, and `NODE_OPTIONS` to `--max-semi-space-size=4`
