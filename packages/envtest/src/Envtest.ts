@@ -2,7 +2,9 @@
  * A real Kubernetes API server for tests ("envtest for TypeScript"): etcd and kube-apiserver (and
  * optionally kube-controller-manager) on loopback, with a fresh PKI, RBAC on, a restricted user for
  * denial tests, CRDs installed and a kubeconfig written. Everything lives in one `Scope`: closing it
- * stops the processes (whole process groups) and deletes the temporary directory.
+ * stops the processes (whole process groups) and deletes the temporary directory; so does the test
+ * process ending without closing it (exit, SIGTERM, SIGINT, SIGHUP). A port taken between choosing and
+ * binding it is retried with new ports.
  *
  * The binaries come from `KUBEBUILDER_ASSETS` or from this package's `scripts/envtest-assets.sh`
  * (`npx kubefx-envtest-assets`, which builds them once into `~/.cache/kubefx/envtest`). Uses the real clock: run it under `it.live`, not `it.effect`.
@@ -30,6 +32,7 @@ import { fileURLToPath } from "node:url"
 import { Duration, Effect, Option, Redacted, Schema, type Scope } from "effect"
 import * as Certs from "./internal/certs.ts"
 import * as Http from "./internal/http.ts"
+import * as Ports from "./internal/ports.ts"
 import * as Proc from "./internal/process.ts"
 
 /**
@@ -46,6 +49,7 @@ export class EnvtestError extends Schema.TaggedError<EnvtestError>()("EnvtestErr
     "FileSystem",
     "ProcessFailed",
     "NotReady",
+    "PortTaken",
     "InvalidCrd",
     "CrdNotEstablished",
     "Request"
@@ -176,7 +180,10 @@ const locateAssets = (options: Options): Effect.Effect<string, EnvtestError> => 
   })
 }
 
-/** A free TCP port on 127.0.0.1 (asked of the kernel; free at the time of asking). */
+/**
+ * A free TCP port on 127.0.0.1 (asked of the kernel; free at the time of asking). Another process may take
+ * it before etcd or kube-apiserver binds it, so their starts go through `retryPortClash`.
+ */
 const freePort: Effect.Effect<number, EnvtestError> = Effect.callback((resume) => {
   const server = net.createServer()
   server.once("error", (error) => resume(Effect.fail(fail("ProcessFailed", `cannot find a free port: ${error.message}`))))
@@ -189,11 +196,20 @@ const freePort: Effect.Effect<number, EnvtestError> = Effect.callback((resume) =
 const tempDir = (baseDir: string): Effect.Effect<string, EnvtestError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
-      try: () => fs.mkdtempSync(path.join(baseDir, "kubefx-envtest-")),
+      try: () => {
+        const dir = fs.mkdtempSync(path.join(baseDir, "kubefx-envtest-"))
+        // removed at exit or on SIGTERM/SIGINT too, should the scope never close
+        Proc.trackDir(dir)
+        return dir
+      },
       catch: (e) => fail("FileSystem", `cannot create a temporary directory in ${baseDir}: ${(e as Error).message}`)
     }),
     // runs after every process of the envtest has been stopped (finalizers run in reverse order)
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }))
+    (dir) =>
+      Effect.sync(() => {
+        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+        Proc.releaseDir(dir)
+      })
   )
 
 const writeFile = (file: string, content: string) =>
@@ -214,6 +230,14 @@ const spawn = (dir: string, name: string, command: string, args: ReadonlyArray<s
 const startProcess = (dir: string, name: string, command: string, args: ReadonlyArray<string>, grace: Duration.Input) =>
   Effect.acquireRelease(spawn(dir, name, command, args), (proc) => Proc.stopProcess(proc, grace))
 
+/** Whether `proc` ended because a port it was given had been taken in the meantime. */
+const portClash = (proc: Proc.ManagedProcess): boolean =>
+  proc.exited() !== undefined && Ports.isPortClash(Proc.tailFile(proc.logFile, 30))
+
+/** Starts again, with new ports, a process whose port was taken between choosing and binding it. */
+const retryPortClash = <A, R>(start: (attempt: number) => Effect.Effect<A, EnvtestError, R>) =>
+  Ports.retrying(start, (error) => error.reason === "PortTaken")
+
 const describeExit = (proc: Proc.ManagedProcess): string => {
   const exit = proc.exited()
   if (exit === undefined) return `${proc.name} is still running`
@@ -233,7 +257,10 @@ const waitFor = <A>(
   const withLog = (text: string) => `${text}. Last lines of ${proc.logFile}:\n${Proc.tailFile(proc.logFile, 30)}`
   const loop: Effect.Effect<A, EnvtestError> = Effect.suspend(() =>
     proc.exited() !== undefined
-      ? Effect.fail(fail("ProcessFailed", withLog(`${describeExit(proc)} while waiting for ${what}`)))
+      ? Effect.fail(fail(
+        portClash(proc) ? "PortTaken" : "ProcessFailed",
+        withLog(`${describeExit(proc)} while waiting for ${what}`)
+      ))
       : probe.pipe(
         Effect.flatMap(Option.match({
           onSome: Effect.succeed,
@@ -255,14 +282,17 @@ const okBody = (expect: (res: Http.RawResponse) => boolean, send: Effect.Effect<
   )
 
 const startEtcd = (assets: string, dir: string, grace: Duration.Input, timeout: Duration.Input) =>
-  Effect.gen(function*() {
+  retryPortClash((attempt) => Effect.gen(function*() {
     const clientPort = yield* freePort
     const peerPort = yield* freePort
     const client = `http://127.0.0.1:${clientPort}`
     const peer = `http://127.0.0.1:${peerPort}`
-    const etcd = yield* startProcess(dir, "etcd", path.join(assets, "etcd"), [
+    // a new data directory and log per attempt: the failed one may have recorded the old peer URL
+    const suffix = attempt === 0 ? "" : `-${attempt + 1}`
+    const etcd = yield* Effect.acquireRelease(
+      spawn(dir, "etcd", path.join(assets, "etcd"), [
       "--name=envtest",
-      `--data-dir=${path.join(dir, "etcd-data")}`,
+      `--data-dir=${path.join(dir, `etcd-data${suffix}`)}`,
       `--listen-client-urls=${client}`,
       `--advertise-client-urls=${client}`,
       `--listen-peer-urls=${peer}`,
@@ -272,11 +302,13 @@ const startEtcd = (assets: string, dir: string, grace: Duration.Input, timeout: 
       // a test database need not survive a power cut
       "--unsafe-no-fsync=true",
       "--log-level=warn"
-    ], grace)
+    ], `etcd${suffix}`),
+      (proc) => Proc.stopProcess(proc, grace)
+    )
     yield* waitFor(etcd, "etcd", timeout,
       okBody((res) => res.status === 200, Http.send(new URL("/health", client), { method: "GET", credentials: {}, timeoutMs: 2000 })))
     return { etcd, client }
-  })
+  }))
 
 const apiServerArgs = (
   dir: string,
@@ -446,31 +478,42 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
     yield* writeFile(path.join(dir, "tokens.csv"), `${token},${restrictedUser},${restrictedUser}-uid\n`)
 
     const { etcd, client } = yield* startEtcd(assets, dir, grace, startTimeout)
-    const port = yield* freePort
-    const server = `https://127.0.0.1:${port}`
     const apiserverCommand = path.join(assets, "kube-apiserver")
-    const apiserverArgs = apiServerArgs(dir, certs, client, port, options.apiServerArgs ?? [])
-    // The one running now: a restart replaces it, and the scope stops whichever runs at the end.
-    let apiserver: Proc.ManagedProcess = yield* Effect.acquireRelease(
-      spawn(dir, "kube-apiserver", apiserverCommand, apiserverArgs),
-      (): Effect.Effect<void> => Effect.suspend(() => Proc.stopProcess(apiserver, grace))
+    const adminCredentials = { ca: certs.caPem, cert: certs.adminCertPem, key: certs.adminKeyPem }
+    const ready = (proc: Proc.ManagedProcess, server: string) =>
+      waitFor(proc, "kube-apiserver /readyz", startTimeout,
+        okBody(
+          (res) => res.status === 200 && res.text === "ok",
+          Http.send(new URL("/readyz", server), { method: "GET", credentials: adminCredentials, timeoutMs: 5000 })
+        ).pipe(Effect.map(Option.map(() => true))))
+    const first = yield* retryPortClash((attempt) =>
+      Effect.gen(function*() {
+        const port = yield* freePort
+        const server = `https://127.0.0.1:${port}`
+        const args = apiServerArgs(dir, certs, client, port, options.apiServerArgs ?? [])
+        const logName = attempt === 0 ? "kube-apiserver" : `kube-apiserver-try${attempt + 1}`
+        const proc = yield* Effect.acquireRelease(
+          spawn(dir, "kube-apiserver", apiserverCommand, args, logName),
+          (started) => Proc.stopProcess(started, grace)
+        )
+        yield* ready(proc, server)
+        return { proc, server, args }
+      })
     )
+    const { args: apiserverArgs, server } = first
+    // The one running now: a restart replaces it, and the scope stops whichever runs at the end.
+    let apiserver: Proc.ManagedProcess = first.proc
+    yield* Effect.addFinalizer(() => Effect.suspend(() => Proc.stopProcess(apiserver, grace)))
 
     const kubeconfigPath = path.join(dir, "kubeconfig")
     yield* writeFile(kubeconfigPath, kubeconfig(server, certs, token))
     const processes = [etcd, apiserver].map(({ logFile, name, pid }) => ({ name, pid, logFile }))
-    const ready = (proc: Proc.ManagedProcess) =>
-      waitFor(proc, "kube-apiserver /readyz", startTimeout,
-        request(env, { path: "/readyz", timeout: Duration.seconds(5) }).pipe(
-          Effect.map((res) => res.status === 200 && res.body === "ok" ? Option.some(true) : Option.none()),
-          Effect.orElseSucceed(() => Option.none<boolean>())
-        ))
     let restarts = 0
     const restartApiServer = Effect.gen(function*() {
       yield* Proc.stopProcess(apiserver, grace)
       apiserver = yield* spawn(dir, "kube-apiserver", apiserverCommand, apiserverArgs, `kube-apiserver-${++restarts}`)
       processes[1] = { name: apiserver.name, pid: apiserver.pid, logFile: apiserver.logFile }
-      yield* ready(apiserver)
+      yield* ready(apiserver, server)
     })
     const env: Envtest = {
       server,
@@ -484,7 +527,6 @@ export const make = (options: Options = {}): Effect.Effect<Envtest, EnvtestError
       processes,
       restartApiServer
     }
-    yield* ready(apiserver)
 
     // CRDs first: a garbage collector that starts before a type exists learns of it only at its next
     // discovery resync (~40 s), so owned custom objects would outlive their owners that long.

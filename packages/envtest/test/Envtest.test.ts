@@ -1,11 +1,13 @@
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Redacted, Scope } from "effect"
 import { Envtest } from "../src/index.ts"
+import * as Ports from "../src/internal/ports.ts"
 
 // These tests need the binaries (scripts/envtest-assets.sh builds them once). Without them the
 // tests fail; set KUBEFX_ENVTEST=0 to switch the file off explicitly.
@@ -76,6 +78,26 @@ const scratch = Effect.acquireRelease(
 
 const field = (value: unknown, ...keys: Array<string>): unknown =>
   keys.reduce<unknown>((v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined), value)
+
+describe("Envtest ports", () => {
+  it.effect("a start that finds its port taken is tried again, up to three times in all", () =>
+    Effect.gen(function*() {
+      const tries: Array<number> = []
+      const clash = (attempt: number) =>
+        Effect.suspend(() => {
+          tries.push(attempt)
+          return attempt < 2 ? Effect.fail("taken" as const) : Effect.succeed(`started on try ${attempt + 1}`)
+        })
+      assert.strictEqual(yield* Ports.retrying(clash, (e) => e === "taken"), "started on try 3")
+      assert.deepStrictEqual(tries, [0, 1, 2])
+      tries.length = 0
+      assert.strictEqual(yield* Effect.flip(Ports.retrying(clash, (e) => e === "taken", 2)), "taken")
+      assert.deepStrictEqual(tries, [0, 1])
+      tries.length = 0
+      assert.strictEqual(yield* Effect.flip(Ports.retrying(clash, () => false)), "taken")
+      assert.deepStrictEqual(tries, [0], "other failures are not retried")
+    }))
+})
 
 describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
   it.live("serves a real API server: kubectl, CRDs, RBAC; closing the scope leaves nothing", () =>
@@ -258,4 +280,72 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("Envtest", () => {
         assert.strictEqual(found.stdout.trim().split("\n").pop(), empty)
       }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(empty, { recursive: true, force: true }))))
     }), 60_000)
+
+  it.live("etcd's failure on a taken port is recognised as a port clash", () =>
+    Effect.gen(function*() {
+      const assets = process.env["KUBEBUILDER_ASSETS"] ?? path.join(os.homedir(), ".cache/kubefx/envtest/v1.37.2")
+      const baseDir = yield* scratch
+      const holder = yield* Effect.acquireRelease(
+        Effect.callback<net.Server>((resume) => {
+          const server = net.createServer()
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close())
+      )
+      const port = (holder.address() as net.AddressInfo).port
+      const url = `http://127.0.0.1:${port}`
+      const result = yield* run(path.join(assets, "etcd"), [
+        `--data-dir=${path.join(baseDir, "data")}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`
+      ])
+      assert.notStrictEqual(result.code, 0)
+      assert.isTrue(Ports.isPortClash(result.stderr), result.stderr.slice(-500))
+    }).pipe(Effect.scoped), 60_000)
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it.live(`a test worker that gets ${signal} leaves no etcd, no kube-apiserver and no key behind`, () =>
+      Effect.gen(function*() {
+        const baseDir = yield* scratch
+        const script = fileURLToPath(new URL("./fixtures/holdEnvtest.ts", import.meta.url))
+        const child = spawn(process.execPath, ["--conditions=@kubefx/source", script, baseDir], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let stderr = ""
+        child.stderr.on("data", (chunk) => (stderr += chunk))
+        const started = yield* Effect.callback<{ readonly dir: string; readonly pids: ReadonlyArray<number> }, Error>(
+          (resume) => {
+            let out = ""
+            child.stdout.on("data", (chunk) => {
+              out += chunk
+              const line = out.split("\n").find((l) => l.startsWith("{"))
+              if (line !== undefined) resume(Effect.succeed(JSON.parse(line)))
+            })
+            child.once("exit", (code) => resume(Effect.fail(new Error(`holder exited (${code}): ${stderr.slice(-2000)}`))))
+            return Effect.sync(() => child.kill("SIGKILL"))
+          }
+        )
+        assert.isTrue(fs.existsSync(started.dir))
+        assert.isTrue(fs.existsSync(path.join(started.dir, "kubeconfig")))
+        assert.strictEqual(started.pids.filter(isAlive).length, 2)
+        const exit = yield* Effect.callback<{ readonly code: number | null; readonly signal: string | null }>((resume) => {
+          child.once("exit", (code, sig) => resume(Effect.succeed({ code, signal: sig })))
+          child.kill(signal)
+        })
+        // the signal still ends the process as it would have (no listener of its own)
+        assert.deepStrictEqual(exit, { code: null, signal })
+        // SIGKILLed before the holder exited; gone once init has reaped them (a zombie counts as gone)
+        const running = (pid: number) =>
+          run("ps", ["-o", "stat=", "-p", String(pid)]).pipe(Effect.map((r) => r.stdout.trim() !== "" && !r.stdout.trim().startsWith("Z")))
+        const deadline = Date.now() + 10_000
+        let alive = started.pids
+        while (alive.length > 0 && Date.now() < deadline) {
+          alive = yield* Effect.filter(alive, running)
+          if (alive.length > 0) yield* Effect.sleep("100 millis")
+        }
+        assert.deepStrictEqual(alive, [])
+        assert.isFalse(fs.existsSync(started.dir), "the directory with the CA and admin keys is removed")
+        assert.deepStrictEqual(fs.readdirSync(baseDir), [])
+      }).pipe(Effect.scoped), 240_000)
+  }
 })

@@ -14,16 +14,17 @@
  * data, exec plugins, OIDC, and impersonation. Credentials that expire (token files, exec plugins,
  * OIDC) are refreshed; `refreshCredentials` forces it after a 401.
  *
- * `@kubernetes/client-node` is not used at run time: importing it costs ~85 MiB of RSS, it runs exec
- * plugins synchronously (blocking the event loop for as long as the plugin takes), it merges
- * `KUBECONFIG` unlike kubectl, and its errors are untyped. See `Kubeconfig` and `ExecCredential`.
+ * `@kubernetes/client-node` is not used at run time: importing it adds 75–85 MiB of RSS, its generated
+ * APIs build a new agent per request (a new TLS connection per call), it merges `KUBECONFIG` unlike
+ * kubectl, its errors are untyped, and its exec plugins (spawned asynchronously in 2.x) have no timeout
+ * and no shared refresh. See `Kubeconfig` and `ExecCredential`.
  *
  * @since 0.1.0
  */
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { Context, Duration, Effect, type FileSystem, Layer, type Scope } from "effect"
+import { Context, Duration, Effect, type FileSystem, Layer, Redacted, type Scope } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import * as tty from "node:tty"
 import type { AuthError, ConfigError } from "./ClientConfigError.ts"
@@ -34,6 +35,8 @@ import { credentialsOf } from "./internal/clientConfig/credentials.ts"
 import { fromServiceAccount } from "./internal/clientConfig/inCluster.ts"
 import { fromSelected } from "./internal/clientConfig/kubeconfig.ts"
 import * as Model from "./internal/clientConfig/model.ts"
+import * as Proxy from "./internal/proxy.ts"
+import * as ProxyAgent from "./internal/proxyAgent.ts"
 import * as Kubeconfig from "./Kubeconfig.ts"
 
 /**
@@ -52,8 +55,16 @@ export type Credentials = Model.Credentials
  * @category models
  */
 export interface TlsConfig {
-  /** PEM bundle of trusted CAs; undefined means the system roots. */
+  /**
+   * PEM bundle of trusted CAs. Undefined means the operating system's trust store together with Node's
+   * bundled roots.
+   */
   readonly ca?: string
+  /**
+   * The file `ca` was read from, if any: read again when it changes on disk (checked on each new
+   * connection), so a rotated cluster CA is trusted without a restart.
+   */
+  readonly caFile?: string
   /** Overrides the name checked against the server certificate (`tls-server-name`). */
   readonly serverName?: string
   readonly insecureSkipTlsVerify: boolean
@@ -70,8 +81,11 @@ export class ClientConfig extends Context.Service<ClientConfig, {
   readonly namespace: string
   readonly userAgent: string
   readonly tls: TlsConfig
-  /** `http`, `https` or `socks5` proxy URL. It may carry a password: do not log it. */
-  readonly proxyUrl?: string
+  /**
+   * `http`, `https`, `socks5` or `socks5h` proxy URL (`proxy-url`); it may carry credentials, hence
+   * `Redacted`. When unset, `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` apply, as in client-go.
+   */
+  readonly proxyUrl?: Redacted.Redacted<string>
   /** Timeout of a non-watch request. */
   readonly timeout: Duration.Duration
   /** Current credentials; refreshes expired ones. Never logs their values. */
@@ -175,14 +189,28 @@ const build = (
     const execTimeout = yield* duration(options.execTimeout, Duration.seconds(60), "execTimeout")
     const tokenFileMaxAge = yield* duration(options.tokenFileMaxAge, Duration.minutes(1), "tokenFileMaxAge")
     const { ca, insecureSkipTlsVerify, proxyUrl, tlsServerName } = yield* connectionOf(options, labels)
+    // The OIDC issuer is reached with the API's proxy settings; NO_PROXY is applied to the issuer's host.
+    const proxy = yield* Proxy.settingsOf(proxyUrl, labels.proxyUrl)
     const credentials = yield* credentialsOf(options.auth ?? {}, options.impersonate, labels, {
       tokenFileMaxAge,
+      httpAgents: (issuerCa) => ProxyAgent.make(proxy, issuerCa),
       exec: {
         stdinIsTerminal: options.stdinIsTerminal ?? tty.isatty(0),
         timeout: execTimeout,
-        cluster: { server, tlsServerName, insecureSkipTlsVerify, ca, proxyUrl, config: extras.execClusterConfig }
+        // A plugin learns where the proxy is, never its credentials (client-go passes them on).
+        cluster: {
+          server,
+          tlsServerName,
+          insecureSkipTlsVerify,
+          ca,
+          proxyUrl: proxyUrl === undefined ? undefined : Proxy.withoutCredentials(proxyUrl),
+          config: extras.execClusterConfig
+        }
       }
     })
+    const caFile = (options.ca === undefined || options.ca === "") && options.caFile !== undefined && options.caFile !== ""
+      ? options.caFile
+      : undefined
     return ClientConfig.of({
       server,
       namespace: options.namespace !== undefined && options.namespace !== "" ? options.namespace : "default",
@@ -190,9 +218,10 @@ const build = (
       tls: {
         insecureSkipTlsVerify,
         ...(ca !== undefined ? { ca } : {}),
+        ...(caFile !== undefined ? { caFile } : {}),
         ...(tlsServerName !== undefined ? { serverName: tlsServerName } : {})
       },
-      ...(proxyUrl !== undefined ? { proxyUrl } : {}),
+      ...(proxyUrl !== undefined ? { proxyUrl: Redacted.make(proxyUrl) } : {}),
       timeout,
       credentials: credentials.get,
       refreshCredentials: credentials.refresh,

@@ -3,11 +3,14 @@
  * `ExecCredential` with a token or a client certificate, as used by `aws eks get-token`,
  * `gke-gcloud-auth-plugin`, `kubelogin` and others.
  *
- * The plugin runs asynchronously through Effect's `ChildProcessSpawner` (client-node's `KubeConfig`
- * runs it synchronously, blocking the event loop, and throws untyped errors). Its output is cached
+ * The plugin runs asynchronously through Effect's `ChildProcessSpawner`, with a timeout, and concurrent
+ * callers share one run (client-node 2.x also spawns plugins asynchronously, but with no timeout, one
+ * run per concurrent caller, and untyped errors). Its output is cached
  * until `status.expirationTimestamp` and the plugin runs again after that. A headless operator never
  * waits on a prompt: without a terminal the plugin gets no standard input, a plugin that insists on
- * one (`interactiveMode: Always`) is refused, and a hanging plugin is stopped after a timeout.
+ * one (`interactiveMode: Always`) is refused, and a hanging plugin is stopped after a timeout. What a
+ * plugin prints is never copied into a message or a log: stdout holds the credential, and stderr often
+ * does too (debug output); an error says only how much stderr there was.
  *
  * @since 0.1.0
  */
@@ -168,6 +171,26 @@ export interface Issued {
 }
 
 /**
+ * Which exec plugins a kubeconfig may run, as kubectl 1.35's `credentialPluginPolicy`: `AllowAll`,
+ * `DenyAll`, or only the commands of an allowlist. An allowlist entry is a command name (looked up on
+ * `PATH`) or an absolute path; the plugin's own command is looked up the same way, the two resolved
+ * paths must be the same file, and the resolved path is what runs, so `aws` in the allowlist allows
+ * `/usr/local/bin/aws`, not an `aws` in a directory the kubeconfig chose.
+ *
+ * From the environment: `KUBEFX_EXEC_PLUGIN_POLICY` (`AllowAll`, `DenyAll`, `Allowlist`) and
+ * `KUBEFX_EXEC_PLUGIN_ALLOWLIST` (entries separated by `,`; setting it alone implies `Allowlist`).
+ *
+ * @example
+ * ```ts
+ * ClientConfig.layerFromKubeconfig({ operatorName: "op", execPolicy: { allowlist: ["aws", "/opt/bin/kubelogin"] } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Policy = "AllowAll" | "DenyAll" | { readonly allowlist: ReadonlyArray<string> }
+
+/**
  * How and where a plugin runs.
  *
  * @since 0.1.0
@@ -184,9 +207,8 @@ export interface RunOptions {
   readonly cluster?: ClusterInfo | undefined
 }
 
-/** Size limits: a credential is a few KiB; stderr is only kept for the error message. */
+/** A credential is a few KiB. */
 const maxStdoutBytes = 1024 * 1024
-const maxStderrChars = 2048
 
 /**
  * A checked plugin configuration: its API version and whether it runs interactively.
@@ -306,12 +328,14 @@ const parseOutput = (stdout: string, expected: ApiVersion): Effect.Effect<Issued
     }
   })
 
-/** The end of stderr, on one line, for an error message. */
-const stderrTail = (text: string): string => {
-  const line = text.replace(/\s+/g, " ").trim()
-  if (line === "") return ""
-  return `; stderr: ${line.length > maxStderrChars ? `…${line.slice(-maxStderrChars)}` : line}`
-}
+/**
+ * What an error message says about stderr: only that there was some, and how much. Its content is never
+ * kept, shown or logged: plugins print tokens there (debug output, `set -x`, a verbose SDK), and the
+ * message ends up in logs and in `ClusterError`s.
+ */
+const stderrNote = (bytes: number, command: string): string =>
+  bytes === 0 ? "" : `; it wrote ${bytes} byte${bytes === 1 ? "" : "s"} to stderr, not shown because it may hold ` +
+    `secrets: run "${command}" by hand to see it`
 
 /** Runs a checked plugin once. */
 const invoke = (
@@ -340,8 +364,7 @@ const invoke = (
     })
     const stdout: Array<Uint8Array> = []
     let stdoutBytes = 0
-    const stderrDecoder = new TextDecoder()
-    let stderr = ""
+    let stderrBytes = 0
     const exitCode = yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* spawner.spawn(command).pipe(
         Effect.mapError((error) =>
@@ -358,9 +381,10 @@ const invoke = (
           stdout.push(chunk)
           return Effect.void
         }))
+      // Drained (a full pipe would block the plugin) and counted; the bytes themselves are dropped.
       const collectStderr = Stream.runForEach(handle.stderr, (chunk) =>
         Effect.sync(() => {
-          stderr = (stderr + stderrDecoder.decode(chunk, { stream: true })).slice(-maxStderrChars * 2)
+          stderrBytes += chunk.length
         }))
       const completed = Effect.all([collectStdout, collectStderr, handle.exitCode], { concurrency: "unbounded" }).pipe(
         Effect.map(([, , code]) => code),
@@ -371,11 +395,13 @@ const invoke = (
         Effect.timeoutOrElse({
           duration: options.timeout,
           orElse: () =>
-            Effect.fail(fail(`did not finish within ${Duration.format(options.timeout)}${stderrTail(stderr)}`))
+            Effect.fail(
+              fail(`did not finish within ${Duration.format(options.timeout)}${stderrNote(stderrBytes, config.command)}`)
+            )
         })
       )
     }))
-    if (exitCode !== 0) return yield* fail(`exited with code ${exitCode}${stderrTail(stderr)}`)
+    if (exitCode !== 0) return yield* fail(`exited with code ${exitCode}${stderrNote(stderrBytes, config.command)}`)
     return yield* parseOutput(Buffer.concat(stdout).toString("utf8"), checked.apiVersion).pipe(Effect.mapError(fail))
   })
 
@@ -383,7 +409,8 @@ const invoke = (
  * Runs the plugin once: the command with its args, the process environment plus the configured `env`
  * and `KUBERNETES_EXEC_INFO`. A refused configuration fails with a `ConfigError`; a plugin that cannot
  * start, exits non-zero, times out or prints no valid credential fails with an `AuthError` naming the
- * command and quoting the end of its stderr (never its stdout).
+ * command and saying how many bytes it wrote to stderr; neither its stdout nor its stderr is ever quoted
+ * (either may hold a token).
  *
  * @since 0.1.0
  * @category running

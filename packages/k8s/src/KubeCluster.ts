@@ -366,8 +366,8 @@ const deleteOptionsBody = (options: Cluster.DeleteOptions | undefined): object |
 
 /**
  * The live `Cluster` with the given tuning. Fails to build with a `ConfigError` when the server or proxy
- * URL is unusable (e.g. a `socks5://` or `https://` proxy: only `http://` proxies, tunnelling with
- * HTTP CONNECT, are supported).
+ * URL is unusable. The proxy is `ClientConfig.proxyUrl` when set, else `HTTPS_PROXY` / `HTTP_PROXY` /
+ * `NO_PROXY` as Go reads them; `http://`, `https://`, `socks5://` and `socks5h://` proxies are supported.
  *
  * @since 0.1.0
  * @category layers

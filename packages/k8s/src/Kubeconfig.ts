@@ -2,7 +2,7 @@
  * Kubeconfig files: decoding (YAML or JSON, through a `Schema`), locating (`KUBECONFIG`,
  * `~/.kube/config`), merging several files the way kubectl does, and picking a context.
  *
- * Why not `@kubernetes/client-node`'s `KubeConfig`: importing it costs about 85 MiB of RSS (js-yaml
+ * Why not `@kubernetes/client-node`'s `KubeConfig`: importing it costs 75–85 MiB of RSS (js-yaml
  * alone, used here, costs about 4 MiB); it merges `KUBECONFIG` differently from kubectl (a name defined
  * in two files is an error instead of "first file wins", and the *last* file's current-context wins);
  * it reports problems as untyped exceptions that do not say which file or field is at fault; and it
@@ -135,6 +135,8 @@ export interface Origin {
   readonly dir: string | undefined
   /** Read from a file the user keeps (as opposed to data handed to the program). */
   readonly isFile: boolean
+  /** The file's absolute path, when it is one (refreshed OIDC tokens are written back there). */
+  readonly path?: string | undefined
 }
 
 /**
@@ -178,6 +180,46 @@ export interface Merged {
 /** YAML 1.2 failsafe plus null and booleans: numbers stay text, so `token: 0123` keeps its zero. */
 const yamlSchema = yaml.FAILSAFE_SCHEMA.withTags(yaml.nullCoreTag, yaml.boolCoreTag)
 
+/**
+ * The most nodes a document may expand to through aliases: 4 times its distinct nodes, and at least
+ * 10 000. A real kubeconfig uses few aliases, if any; a "billion laughs" document of 400 bytes expands to
+ * hundreds of millions of nodes, which walking (or decoding) would never finish.
+ */
+const expansionLimit = (distinct: number) => Math.max(10_000, 4 * distinct)
+
+/**
+ * js-yaml resolves an alias to the same object as its anchor, so a parsed document is a graph: shared
+ * (`*a` used many times) or even cyclic (`&a [*a]`). Counts the nodes of the tree it stands for, each
+ * shared node once per use, stopping at `limit`; `undefined` for a cycle.
+ */
+const expandedSize = (root: unknown): { readonly expanded: number | undefined; readonly limit: number } => {
+  const sizes = new Map<object, number>()
+  const open = new Set<object>()
+  // nodes as written: each container once, with its scalars (a document without aliases: all of them)
+  let distinct = 0
+  const visit = (node: unknown): number | undefined => {
+    if (typeof node !== "object" || node === null) return 1
+    const known = sizes.get(node)
+    if (known !== undefined) return known
+    if (open.has(node)) return undefined
+    open.add(node)
+    let size = 1
+    distinct++
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child !== "object" || child === null) distinct++
+      const part = visit(child)
+      if (part === undefined) return undefined
+      // capped, so a deep chain of aliases cannot overflow to Infinity
+      size = Math.min(size + part, Number.MAX_SAFE_INTEGER)
+    }
+    open.delete(node)
+    sizes.set(node, size)
+    return size
+  }
+  const expanded = visit(root)
+  return { expanded, limit: expansionLimit(distinct) }
+}
+
 /** kubectl treats `key: null` and `key:` as unset. */
 const dropNulls = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.filter((item) => item !== null).map(dropNulls)
@@ -213,12 +255,26 @@ const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 /**
  * Decodes an already parsed kubeconfig (an object from YAML or JSON). The message of a failure names
  * the source and the field, e.g. `/home/me/.kube/config: users[alice].user.exec.command: Missing key`;
- * it never quotes a value.
+ * it never quotes a value. A document whose aliases expand beyond a small bound, or are cyclic, is refused
+ * (reason `DocumentTooComplex`) before anything walks it.
  *
  * @since 0.1.0
  * @category decoding
  */
 export const decode = (input: unknown, source: string): Effect.Effect<Kubeconfig, ConfigError> => {
+  const { expanded, limit } = expandedSize(input)
+  if (expanded === undefined || expanded > limit) {
+    return Effect.fail(
+      new ConfigError({
+        message: expanded === undefined
+          ? `${source}: refusing a kubeconfig whose YAML aliases refer to themselves`
+          : `${source}: refusing a kubeconfig whose YAML aliases expand to ${expanded} nodes (at most ${limit}): ` +
+            "no kubeconfig needs that many; this is the shape of a \"billion laughs\" document",
+        source,
+        reason: { _tag: "DocumentTooComplex", limit, ...(expanded === undefined ? {} : { expandedNodes: expanded }) }
+      })
+    )
+  }
   const cleaned = dropNulls(input ?? {})
   if (typeof cleaned !== "object" || Array.isArray(cleaned)) {
     return Effect.fail(new ConfigError({ message: `${source}: a kubeconfig must be a mapping`, source }))
@@ -325,7 +381,7 @@ export const readFile = (path: string): Effect.Effect<Loaded, ConfigError, FileS
     )
     const config = yield* parse(text, path)
     const dir = nodePath.dirname(absolute)
-    return { config: resolvePaths(config, dir), origin: { source: path, dir, isFile: true } }
+    return { config: resolvePaths(config, dir), origin: { source: path, dir, isFile: true, path: absolute } }
   })
 
 /**

@@ -3,7 +3,10 @@
  * then trade the `refresh-token` for a new one at the issuer's token endpoint (found through
  * `/.well-known/openid-configuration`).
  *
- * Unlike kubectl, refreshed tokens are kept in memory only; the kubeconfig file is never rewritten.
+ * As kubectl does, the tokens a refresh returns are handed to `OidcConfig.onRefresh`, which the kubeconfig
+ * loader uses to write them back to the file they came from: providers rotate refresh tokens, and one
+ * with reuse detection revokes the whole session when a used refresh token is replayed after a restart.
+ * The issuer and its token endpoint must be `https://` (tokens and the client secret travel there).
  *
  * @since 0.1.0
  */
@@ -31,6 +34,23 @@ export interface OidcConfig {
   readonly refreshToken?: Redacted.Redacted<string> | undefined
   /** PEM to trust for the issuer (`idp-certificate-authority[-data]`); absent means the system roots. */
   readonly ca?: string | undefined
+  /**
+   * Called after each successful refresh with the new tokens, before they are used. The kubeconfig loader
+   * writes them back to the kubeconfig file (as kubectl does); it must not fail the refresh.
+   */
+  readonly onRefresh?: ((tokens: RefreshedTokens) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * What a refresh returned: the new id-token, and the refresh token to use next (the provider's new one,
+ * or the old one when it did not rotate it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RefreshedTokens {
+  readonly idToken: Redacted.Redacted<string>
+  readonly refreshToken: Redacted.Redacted<string>
 }
 
 /**
@@ -46,6 +66,23 @@ export interface Options {
   readonly refreshSkew?: Duration.Duration | undefined
   /** Limit for each call to the issuer (default 30 seconds). */
   readonly timeout?: Duration.Duration | undefined
+  /** For tests against a local fake provider only: permit an `http://` issuer and token endpoint. */
+  readonly allowHttpForTesting?: boolean | undefined
+}
+
+/**
+ * Whether `url` may receive tokens: https, or http when a test allows it.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const isSecureUrl = (url: string, allowHttpForTesting = false): boolean => {
+  try {
+    const protocol = new URL(url).protocol
+    return protocol === "https:" || (allowHttpForTesting && protocol === "http:")
+  } catch {
+    return false
+  }
 }
 
 const JwtClaims = Schema.fromJsonString(Schema.Struct({ exp: Schema.optionalKey(Schema.Finite) }))
@@ -100,7 +137,8 @@ const formEncode = (value: string) => new URLSearchParams({ v: value }).toString
 export const fromAuthProviderConfig = <R>(
   config: Readonly<Record<string, Redacted.Redacted<string>>>,
   source: string,
-  readCa: (path: string) => Effect.Effect<string, ConfigError, R>
+  readCa: (path: string) => Effect.Effect<string, ConfigError, R>,
+  options?: { readonly allowHttpForTesting?: boolean | undefined }
 ): Effect.Effect<OidcConfig, ConfigError, R> =>
   Effect.gen(function*() {
     const text = (key: string): string | undefined => {
@@ -116,6 +154,12 @@ export const fromAuthProviderConfig = <R>(
         : Effect.succeed(value)
     }
     const issuerUrl = yield* required("idp-issuer-url")
+    if (!isSecureUrl(issuerUrl, options?.allowHttpForTesting)) {
+      return yield* new ConfigError({
+        message: `${source}: config.idp-issuer-url must be an https:// URL (the refresh token and client secret are sent there)`,
+        source: `${source}.config.idp-issuer-url`
+      })
+    }
     const clientId = yield* required("client-id")
     const caData = text("idp-certificate-authority-data")
     const caFile = text("idp-certificate-authority")
@@ -177,6 +221,12 @@ export const make = (
         if (trimSlash(document.issuer) !== trimSlash(config.issuerUrl)) {
           return yield* fail(`${url} describes issuer ${document.issuer}`)
         }
+        if (!isSecureUrl(document.token_endpoint, options.allowHttpForTesting)) {
+          return yield* fail(
+            `${url} names a token endpoint that is not https:// (${document.token_endpoint}); ` +
+              "the refresh token is not sent there"
+          )
+        }
         const methods = document.token_endpoint_auth_methods_supported ?? ["client_secret_basic"]
         const found = {
           url: document.token_endpoint,
@@ -190,6 +240,9 @@ export const make = (
     const exchange = Effect.gen(function*() {
       const token = refreshToken
       if (token === undefined) return yield* fail("the id-token has expired or is missing, and there is no refresh-token")
+      if (!isSecureUrl(config.issuerUrl, options.allowHttpForTesting)) {
+        return yield* fail("the issuer must be an https:// URL")
+      }
       const target = endpoint ?? (yield* discover)
       const secret = config.clientSecret
       const basic = secret !== undefined && target.basicAuth
@@ -224,9 +277,11 @@ export const make = (
         Effect.mapError(() => fail(`token endpoint ${target.url} did not answer with a token response`))
       )
       if (body.id_token === undefined) return yield* fail(`token endpoint ${target.url} returned no id_token`)
-      if (body.refresh_token !== undefined) refreshToken = body.refresh_token
       const exp = expiry(Redacted.value(body.id_token))
       if (exp === undefined) return yield* fail("the refreshed id_token has no exp claim")
+      const next = body.refresh_token !== undefined && Redacted.value(body.refresh_token) !== "" ? body.refresh_token : token
+      refreshToken = next
+      if (config.onRefresh !== undefined) yield* config.onRefresh({ idToken: body.id_token, refreshToken: next })
       return { value: body.id_token, expiresAt: exp }
     })
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Inspectable, Layer, Redacted } from "effect"
+import { Duration, Effect, Inspectable, Layer, Logger, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
@@ -51,7 +51,7 @@ describe("ClientConfig.fromKubeconfig: cluster", () => {
       assert.strictEqual(config.tls.ca, ca)
       assert.strictEqual(config.tls.serverName, "kube.internal")
       assert.isFalse(config.tls.insecureSkipTlsVerify)
-      assert.strictEqual(config.proxyUrl, "http://proxy:3128")
+      assert.strictEqual(config.proxyUrl && Redacted.value(config.proxyUrl), "http://proxy:3128")
       assert.strictEqual(config.namespace, "team-a")
       assert.strictEqual(config.userAgent, "test-operator")
       assert.strictEqual(Duration.toMillis(config.timeout), 60_000)
@@ -95,11 +95,29 @@ describe("ClientConfig.fromKubeconfig: cluster", () => {
       assert.strictEqual(config.namespace, "nb")
     }))
 
-  it.effect("skips TLS verification only when the kubeconfig says so", () =>
+  it.effect("skips TLS verification only when the kubeconfig says so, and then warns once, naming the cluster", () =>
     Effect.gen(function*() {
-      const config = yield* fromFile(single({ "insecure-skip-tls-verify": true }, {}))
+      const logs: Array<{ level: string; message: string }> = []
+      const capture = Effect.provide(Logger.layer([Logger.make((entry) =>
+        logs.push({ level: entry.logLevel, message: Inspectable.toStringUnknown(entry.message) })
+      )]))
+      const config = yield* fromFile(single({ "insecure-skip-tls-verify": true }, { token: "SECRET-TOKEN" })).pipe(capture)
       assert.isTrue(config.tls.insecureSkipTlsVerify)
       assert.isUndefined(config.tls.ca)
+      yield* config.credentials.pipe(capture)
+      assert.strictEqual(logs.length, 1)
+      assert.strictEqual(logs[0]!.level, "Warn")
+      assert.include(logs[0]!.message, "clusters[c].insecure-skip-tls-verify: TLS verification of https://10.1.2.3:6443/ is off")
+      assert.notInclude(logs[0]!.message, "SECRET-TOKEN")
+
+      for (const off of [{}, { "insecure-skip-tls-verify": false }, { "insecure-skip-tls-verify": "false" }]) {
+        const verified = yield* fromFile(single(off, {})).pipe(capture)
+        assert.isFalse(verified.tls.insecureSkipTlsVerify)
+      }
+      // nothing in the environment turns verification off either
+      const withEnvFlag = yield* fromFile(single({}, {})).pipe(capture, withEnv({ NODE_TLS_REJECT_UNAUTHORIZED: "0" }))
+      assert.isFalse(withEnvFlag.tls.insecureSkipTlsVerify)
+      assert.strictEqual(logs.length, 1)
     }))
 
   it.effect("refuses insecure-skip-tls-verify together with a CA", () =>
@@ -292,7 +310,8 @@ describe("ClientConfig: kubeconfig given as data", () => {
         ClientConfig.fromKubeconfig({ operatorName: "op", kubeconfig: single({}, { exec: plugin }) })
       )
       assert.include(error.message, `kubeconfig data: users[u].exec: exec plugin "true" is not allowed to run`)
-      assert.include(error.message, "set allowExec: true if you trust it")
+      assert.include(error.message, `if you trust it, pass execPolicy: { allowlist: ["true"] } (or allowExec: true)`)
+      assert.deepStrictEqual(error._tag === "ConfigError" ? error.reason : undefined, { _tag: "ExecPluginRefused", command: "true", policy: "DenyAll" })
       yield* ClientConfig.fromKubeconfig({ operatorName: "op", kubeconfig: single({}, { exec: plugin }), allowExec: true })
     }))
 

@@ -31,6 +31,8 @@ describe("ClientConfig.layerInCluster", () => {
       )
       assert.strictEqual(config.server, "https://10.96.0.1")
       assert.strictEqual(config.tls.ca, ca)
+      // Trusted by path: a CA the kubelet rotates is read again (the http layer's caFile handling).
+      assert.strictEqual(config.tls.caFile, join(dir, "ca.crt"))
       assert.isFalse(config.tls.insecureSkipTlsVerify)
       assert.strictEqual(config.namespace, "operators")
       assert.strictEqual(config.userAgent, "widget-operator")

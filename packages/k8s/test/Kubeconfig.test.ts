@@ -84,6 +84,59 @@ describe("Kubeconfig.parse", () => {
     }))
 })
 
+describe("Kubeconfig.parse: YAML aliases", () => {
+  /** The classic "billion laughs": nine levels of nine aliases, 9^9 (387 million) strings from 342 bytes. */
+  const laughs = (() => {
+    const names = "abcdefghi"
+    const lines = [`a: &a [${Array(9).fill(`"lol"`).join(",")}]`]
+    for (let i = 1; i < 9; i++) lines.push(`${names[i]}: &${names[i]} [${Array(9).fill(`*${names[i - 1]}`).join(",")}]`)
+    return lines.join("\n") + "\n"
+  })()
+
+  it.effect("a billion-laughs document is a typed error at once, not a hang or an out-of-memory", () =>
+    Effect.gen(function*() {
+      assert.isBelow(laughs.length, 400)
+      const started = performance.now()
+      const error = yield* Effect.flip(Kubeconfig.parse(laughs, "bomb.yaml"))
+      assert.isBelow(performance.now() - started, 1000)
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.strictEqual(error.reason?._tag, "DocumentTooComplex")
+      assert.include(error.message, "bomb.yaml: refusing a kubeconfig whose YAML aliases expand to")
+      assert.include(error.message, "(at most 10000)")
+      // a small fan-out is refused too: the bound is on the expansion, not on the depth
+      const wide = `a: &a [${Array(50).fill(`"x"`).join(",")}]\nb: &b [${Array(50).fill("*a").join(",")}]\nc: [${Array(50).fill("*b").join(",")}]\n`
+      assert.strictEqual((yield* Effect.flip(Kubeconfig.parse(wide, "wide.yaml"))).reason?._tag, "DocumentTooComplex")
+    }))
+
+  it.effect("a self-referring alias is refused instead of overflowing the stack", () =>
+    Effect.gen(function*() {
+      for (const text of ["users: &u [*u]", "clusters:\n- &c {name: c, cluster: {extensions: [*c]}}"]) {
+        const error = yield* Effect.flip(Kubeconfig.parse(text, "loop.yaml"))
+        assert.deepStrictEqual(error.reason, { _tag: "DocumentTooComplex", limit: 10_000 })
+        assert.include(error.message, "loop.yaml: refusing a kubeconfig whose YAML aliases refer to themselves")
+      }
+    }))
+
+  it.effect("ordinary aliases, and large documents without any, are fine", () =>
+    Effect.gen(function*() {
+      const shared = yield* Kubeconfig.parse(
+        [
+          "users:",
+          "- name: a",
+          "  user: &exec {exec: {command: aws, args: [eks, get-token], apiVersion: client.authentication.k8s.io/v1}}",
+          "- name: b",
+          "  user: *exec"
+        ].join("\n"),
+        "shared.yaml"
+      )
+      assert.strictEqual(shared.users?.[1]?.user?.exec?.command, "aws")
+      const many = kubeconfig({
+        clusters: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`c${i}`, { server: `https://10.0.${i % 250}.1` }]))
+      })
+      assert.strictEqual((yield* Kubeconfig.parse(many, "many.yaml")).clusters?.length, 3000)
+    }))
+})
+
 describe("Kubeconfig.resolvePaths", () => {
   it("resolves file references against the directory, leaves absolute paths and PATH commands alone", () => {
     const resolved = Kubeconfig.resolvePaths(

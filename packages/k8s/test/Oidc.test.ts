@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Inspectable } from "effect"
+import { Effect, Inspectable, Logger, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import type * as http from "node:http"
 import * as https from "node:https"
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import type { AddressInfo } from "node:net"
+import * as yaml from "js-yaml"
 import * as ClientConfig from "../src/ClientConfig.ts"
 import * as Oidc from "../src/Oidc.ts"
 import { authorization, jwt, kubeconfig, selfSigned, tempDir, write } from "./support/ClientConfigFixtures.ts"
@@ -24,6 +26,8 @@ interface IssuerState {
   refuse: boolean
   /** Claim another issuer in discovery. */
   lie: boolean
+  /** Advertise this token endpoint instead of the real one. */
+  tokenEndpoint: string | undefined
   issued: number
   readonly seen: Array<Seen>
 }
@@ -32,7 +36,15 @@ interface IssuerState {
 const issuer = Effect.acquireRelease(
   Effect.callback<{ readonly url: string; readonly state: IssuerState; readonly server: https.Server }>((resume) => {
     const { cert, key } = selfSigned()
-    const state: IssuerState = { nextExp: 0, authMethods: undefined, refuse: false, lie: false, issued: 0, seen: [] }
+    const state: IssuerState = {
+      nextExp: 0,
+      authMethods: undefined,
+      refuse: false,
+      lie: false,
+      tokenEndpoint: undefined,
+      issued: 0,
+      seen: []
+    }
     const server = https.createServer({ cert, key }, (req: http.IncomingMessage, res: http.ServerResponse) => {
       let body = ""
       req.on("data", (chunk) => (body += chunk))
@@ -51,7 +63,7 @@ const issuer = Effect.acquireRelease(
         if (path === "/.well-known/openid-configuration") {
           return json(200, {
             issuer: state.lie ? "https://elsewhere.example" : base(),
-            token_endpoint: `${base()}/token`,
+            token_endpoint: state.tokenEndpoint ?? `${base()}/token`,
             ...(state.authMethods !== undefined ? { token_endpoint_auth_methods_supported: state.authMethods } : {})
           })
         }
@@ -255,5 +267,131 @@ describe("oidc auth-provider", () => {
       assert.include(noIssuer.message, "users[dex].auth-provider: oidc needs config.idp-issuer-url")
       const noClient = yield* Effect.flip(oidcConfig({ "idp-issuer-url": "https://x" }))
       assert.include(noClient.message, "oidc needs config.client-id")
+    }))
+
+  it.effect("an http:// issuer is refused when the configuration is built; so is a discovered http:// token endpoint", () =>
+    Effect.gen(function*() {
+      const plain = yield* Effect.flip(oidcConfig({ "idp-issuer-url": "http://127.0.0.1:5556", "client-id": "app" }))
+      assert.strictEqual(plain._tag, "ConfigError")
+      assert.include(plain.message, "users[dex].auth-provider: config.idp-issuer-url must be an https:// URL")
+
+      const { state, url } = yield* issuer
+      state.tokenEndpoint = "http://127.0.0.1:1/token"
+      const config = yield* oidcConfig({ "idp-issuer-url": url, "client-id": "app", "refresh-token": "r1" })
+      const error = yield* Effect.flip(config.credentials)
+      assert.include(error.message, "names a token endpoint that is not https:// (http://127.0.0.1:1/token)")
+      assert.deepStrictEqual(state.seen.map((s) => s.path), ["/.well-known/openid-configuration"])
+    }))
+
+  it.effect("http:// is accepted only with the test-only allowHttpForTesting", () =>
+    Effect.gen(function*() {
+      const config = { "idp-issuer-url": Redacted.make("http://127.0.0.1:5556"), "client-id": Redacted.make("app") }
+      const readCa = () => Effect.succeed("")
+      assert.strictEqual(
+        (yield* Oidc.fromAuthProviderConfig(config, "test", readCa, { allowHttpForTesting: true })).issuerUrl,
+        "http://127.0.0.1:5556"
+      )
+      assert.include((yield* Effect.flip(Oidc.fromAuthProviderConfig(config, "test", readCa))).message, "must be an https:// URL")
+      assert.isFalse(Oidc.isSecureUrl("http://x"))
+      assert.isTrue(Oidc.isSecureUrl("http://x", true))
+      assert.isFalse(Oidc.isSecureUrl("file:///etc/passwd", true))
+    }))
+})
+
+describe("oidc: refreshed tokens are written back to the kubeconfig", () => {
+  const ca = () => Buffer.from(selfSigned().cert).toString("base64")
+  const fileText = (url: string, options: { readonly shared?: boolean } = {}) =>
+    [
+      "# managed by hand: keep this comment",
+      "apiVersion: v1",
+      "kind: Config",
+      "current-context: ctx",
+      "clusters:",
+      "- name: c",
+      "  cluster:",
+      "    server: https://10.0.0.1:6443",
+      "contexts:",
+      "- name: ctx",
+      "  context: {cluster: c, user: dex}",
+      "users:",
+      "- name: other",
+      "  user:",
+      `    token: ${options.shared === true ? "r1" : "other-token"}`,
+      "- name: dex",
+      "  user:",
+      "    auth-provider:",
+      "      name: oidc",
+      "      config:",
+      `        idp-issuer-url: ${url}`,
+      "        client-id: app",
+      `        idp-certificate-authority-data: ${ca()}`,
+      `        id-token: ${jwt(60, "initial")}`,
+      "        refresh-token: 'r1'",
+      ""
+    ].join("\n")
+  const providerOf = (path: string, user = "dex") =>
+    (yaml.load(readFileSync(path, "utf8")) as any).users.find((u: any) => u.name === user).user
+
+  it.effect("in place: the new refresh and id tokens replace the old, the file keeps its mode, comments and entries", () =>
+    Effect.gen(function*() {
+      const { state, url } = yield* issuer
+      const dir = tempDir()
+      const path = write(dir, "config", fileText(url))
+      chmodSync(path, 0o640)
+      const before = readFileSync(path, "utf8")
+      state.nextExp = 7200
+      const config = yield* ClientConfig.fromKubeconfig({ operatorName: "op", paths: [path] })
+      yield* TestClock.adjust("2 minutes")
+      assert.strictEqual(subject(authorization(yield* config.credentials)), "id-1")
+
+      const after = readFileSync(path, "utf8")
+      const idToken = authorization(yield* config.credentials)!.replace(/^Bearer /, "")
+      assert.strictEqual(after, before.replace("'r1'", "'r2'").replace(jwt(60, "initial"), idToken))
+      assert.strictEqual(statSync(path).mode & 0o777, 0o640)
+      assert.deepStrictEqual(readdirSync(dir), ["config"], "no temporary file is left behind")
+
+      // a restart reads the rotated refresh token, and presents it, not the used one
+      const restarted = yield* ClientConfig.fromKubeconfig({ operatorName: "op", paths: [path] })
+      yield* restarted.refreshCredentials!
+      assert.strictEqual(state.seen.at(-1)!.form.refresh_token, "r2")
+      assert.strictEqual(providerOf(path)["auth-provider"].config["refresh-token"], "r3")
+    }))
+
+  it.effect("a token that also appears elsewhere: the document is rewritten, changing only this user's tokens", () =>
+    Effect.gen(function*() {
+      const { url } = yield* issuer
+      const dir = tempDir()
+      const path = write(dir, "config", fileText(url, { shared: true }))
+      const config = yield* ClientConfig.fromKubeconfig({ operatorName: "op", paths: [path] })
+      yield* config.refreshCredentials!
+      assert.strictEqual(providerOf(path)["auth-provider"].config["refresh-token"], "r2")
+      assert.strictEqual(providerOf(path, "other").token, "r1")
+      assert.strictEqual(providerOf(path)["auth-provider"].config["client-id"], "app")
+    }))
+
+  it.effect("a file that cannot be written is a warning naming it (never a token); the refresh still succeeds", () =>
+    Effect.gen(function*() {
+      const { url } = yield* issuer
+      const dir = tempDir()
+      const path = write(dir, "config", fileText(url))
+      const logs: Array<string> = []
+      const config = yield* ClientConfig.fromKubeconfig({ operatorName: "op", paths: [path] })
+      rmSync(path)
+      const credentials = yield* config.refreshCredentials!.pipe(
+        Effect.provide(Logger.layer([Logger.make((entry) => logs.push(Inspectable.toStringUnknown(entry.message)))]))
+      )
+      assert.strictEqual(subject(authorization(credentials)), "id-1")
+      assert.strictEqual(logs.length, 1)
+      assert.include(logs[0], `users[dex].auth-provider: the refreshed OIDC tokens could not be written back to ${path}`)
+      assert.notInclude(logs[0], "r2")
+      assert.notInclude(logs[0], "eyJ")
+    }))
+
+  it.effect("kubeconfig data has no file to write to: the tokens stay in memory", () =>
+    Effect.gen(function*() {
+      const { url } = yield* issuer
+      const config = yield* ClientConfig.fromKubeconfig({ operatorName: "op", kubeconfig: fileText(url) })
+      assert.strictEqual(subject(authorization(yield* config.refreshCredentials!)), "id-1")
+      assert.strictEqual(subject(authorization(yield* config.refreshCredentials!)), "id-2")
     }))
 })

@@ -23,16 +23,64 @@ export interface ManagedProcess {
   readonly awaitExit: Effect.Effect<ProcessExit>
 }
 
-// Process groups still alive. If the Node process exits without closing the scope (a crash, a worker
-// torn down), they are killed synchronously from the `exit` hook so no server outlives its test run.
+// Process groups still alive, and the temporary directories (with the CA and admin keys) of envtests not
+// yet closed. If the Node process ends without closing their scopes (a crash, `process.exit`, a test
+// worker killed with SIGTERM or SIGINT), the groups are killed and the directories removed synchronously
+// from the `exit` hook or the signal handler, so no server and no key outlives its test run. (SIGKILL
+// cannot be caught: after one, `ps` shows the orphans and `/tmp/kubefx-envtest-*` their files.)
 const liveGroups = new Set<number>()
-let exitHookInstalled = false
-const installExitHook = (): void => {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.once("exit", () => {
-    for (const pgid of liveGroups) signalGroup(pgid, "SIGKILL")
-  })
+const liveDirs = new Set<string>()
+const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const
+let hooksInstalled = false
+
+/** Kills every live group and removes every live directory, synchronously. */
+const reap = (): void => {
+  for (const pgid of liveGroups) signalGroup(pgid, "SIGKILL")
+  liveGroups.clear()
+  for (const dir of liveDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+    } catch {
+      // best effort: the process is going away
+    }
+  }
+  liveDirs.clear()
+}
+
+/**
+ * A signal handler that cleans up, then lets the signal do what it would have done: with no other
+ * listener Node's default (terminate with that signal) is restored by re-raising it; with others (a
+ * runtime's graceful shutdown, vitest), they decide, as they would have without us.
+ */
+const onSignal = (signal: typeof signals[number]) => {
+  const handler = () => {
+    reap()
+    for (const other of signals) if (other !== signal) process.removeListener(other, handlers[other])
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+  }
+  return handler
+}
+const handlers = Object.fromEntries(signals.map((signal) => [signal, onSignal(signal)])) as Record<
+  typeof signals[number],
+  () => void
+>
+
+const installHooks = (): void => {
+  if (hooksInstalled) return
+  hooksInstalled = true
+  process.once("exit", reap)
+  for (const signal of signals) process.once(signal, handlers[signal])
+}
+
+/** Removes `dir` if the process ends before {@link releaseDir} is called for it. */
+export const trackDir = (dir: string): void => {
+  liveDirs.add(dir)
+  installHooks()
+}
+
+/** `dir` was removed (or handed back): nothing to do for it at exit any more. */
+export const releaseDir = (dir: string): void => {
+  liveDirs.delete(dir)
 }
 
 /** Signals every process in the group; false when the group no longer exists. */
@@ -80,7 +128,7 @@ export const spawnProcess = (
     child.once("spawn", () => {
       const pid = child.pid!
       liveGroups.add(pid)
-      installExitHook()
+      installHooks()
       resume(Effect.succeed({
         name,
         pid,

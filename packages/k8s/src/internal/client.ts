@@ -11,6 +11,7 @@ import { ClientConfig } from "../ClientConfig.ts"
 import { ConfigError } from "../ClientConfigError.ts"
 import * as Http from "./http.ts"
 import * as Json from "./json.ts"
+import * as Proxy from "./proxy.ts"
 import { type Query, withQuery } from "./paths.ts"
 import * as Wire from "./wire.ts"
 
@@ -82,32 +83,62 @@ export const parseRetryAfter = (header: string | ReadonlyArray<string> | undefin
   return Number(value.trim())
 }
 
-const snippet = (text: string): string => {
-  const flat = text.replace(/\s+/g, " ").trim()
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat
+/** How much of a body that is not a `metav1.Status` an error message quotes. */
+export const snippetLength = 200
+
+/** Header lines a body may echo (a proxy's or ingress's error page): their values are never quoted. */
+const echoedSecret = /\b(proxy-authorization|authorization|cookie|set-cookie|x-api-key)(\s*[:=]\s*)("[^"]*"|[^\r\n<&,;]*)/gi
+
+/**
+ * Removes the request's own secrets (header values and the tokens inside them) and any echoed credential
+ * header from text about to be quoted in an error.
+ */
+export const scrub = (text: string, secrets: ReadonlyArray<string>): string => {
+  let out = text
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("[redacted]")
+  return out.replace(echoedSecret, (_, name: string, sep: string) => `${name}${sep}[redacted]`)
+}
+
+/**
+ * A short quote of a body that is not a `metav1.Status` (an HTML page from a proxy, a load balancer's
+ * text): scrubbed first, then markup dropped, whitespace collapsed and cut at {@link snippetLength}.
+ */
+export const snippet = (text: string, secrets: ReadonlyArray<string> = []): string => {
+  const flat = scrub(text, secrets).replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ").replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ").trim()
+  return flat.length > snippetLength ? `${flat.slice(0, snippetLength)}…` : flat
 }
 
 /**
  * The typed error for a non-2xx response: the `metav1.Status` body when there is one (reason,
- * causes), the status code otherwise. 401 and 403 name where the credentials came from.
+ * causes), the status code otherwise. 401 and 403 name where the credentials came from. `secrets` are
+ * the values the request carried (its credential headers): never part of the message, even when the
+ * body echoes them.
  */
 export const statusError = (
   call: Call,
   code: number,
   headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
   text: string,
-  source: string
+  source: string,
+  secrets: ReadonlyArray<string> = []
 ): ClusterError.ClusterError => {
   const parsed = Wire.parseJson(text)
   const decoded = Result.isSuccess(parsed) ? Wire.decodeStatus(parsed.success) : undefined
   const status = decoded !== undefined && Result.isSuccess(decoded) ? decoded.success : undefined
   const retryAfterSeconds = parseRetryAfter(headers["retry-after"]) ?? status?.details?.retryAfterSeconds
-  const serverMessage = status?.message ?? (text.trim() === "" ? `HTTP ${code}` : `HTTP ${code}: ${snippet(text)}`)
+  const serverMessage = status?.message !== undefined
+    ? scrub(status.message, secrets)
+    : text.trim() === ""
+    ? `HTTP ${code}`
+    : `HTTP ${code}: ${snippet(text, secrets)}`
   const auth = code === 401 || code === 403 ? ` (credentials from ${source})` : ""
   return ClusterError.fromStatus(code, {
     message: `${describeCall(call)}: ${serverMessage}${auth}`,
     reason: status?.reason,
-    causes: status?.details?.causes,
+    causes: status?.details?.causes?.map((cause) =>
+      cause.message === undefined ? cause : { ...cause, message: scrub(cause.message, secrets) }
+    ),
     retryAfterSeconds
   }, call.target)
 }
@@ -142,14 +173,7 @@ export class ApiClient extends Context.Service<ApiClient, {
           message: `server ${Http.originOf(server)} in ${config.source} is not an http(s) URL`
         })
       }
-      const proxy = config.proxyUrl === undefined ? undefined : yield* parseUrl(config.proxyUrl, config.source, "proxy-url")
-      if (proxy !== undefined && proxy.protocol !== "http:") {
-        return yield* new ConfigError({
-          source: config.source,
-          message: `proxy-url scheme ${proxy.protocol} in ${config.source} is not supported: ` +
-            `only http:// proxies (HTTP CONNECT) are`
-        })
-      }
+      const proxy = Proxy.forTarget(yield* Proxy.settingsOf(config.proxyUrl, config.source), server)
       const pool = yield* Effect.acquireRelease(
         Effect.sync(() => Http.makePool({ server, tls: config.tls, proxy, source: config.source })),
         (pool) => Effect.sync(() => pool.destroy())
@@ -188,7 +212,17 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
           "user-agent": config.userAgent,
           accept: "application/json"
         }
-        for (const [name, value] of Object.entries(credentials.headers)) headers[name.toLowerCase()] = Redacted.value(value)
+        // What an error message must never quote: each credential header and the token inside it.
+        const secrets: Array<string> = []
+        for (const [name, value] of Object.entries(credentials.headers)) {
+          const plain = Redacted.value(value)
+          headers[name.toLowerCase()] = plain
+          // Who is impersonated is no secret, and 403 messages name that user.
+          if (name.toLowerCase().startsWith("impersonate-")) continue
+          secrets.push(plain)
+          const space = plain.indexOf(" ")
+          if (space > 0) secrets.push(plain.slice(space + 1))
+        }
         // One header line per value: the API server reads each `Impersonate-Group` line as one group.
         for (const [name, values] of Object.entries(credentials.multiHeaders ?? {})) {
           if (values.length > 0) headers[name.toLowerCase()] = values
@@ -196,6 +230,7 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
         if (call.body !== undefined) headers["content-type"] = call.contentType ?? "application/json"
         return {
           agent: pool.agentFor(credentials.clientCertificate),
+          secrets,
           request: {
             method: call.method,
             path: withQuery(call.path, call.query),
@@ -210,12 +245,21 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
   const sameCredentials = (a: Prepared, b: Prepared): boolean =>
     a.agent === b.agent && Json.equals(a.request.headers, b.request.headers)
 
-  const errorOf = (call: Call, res: Http.HttpResponse, note: string) =>
+  const errorOf = (call: Call, res: Http.HttpResponse, note: string, prepared: Prepared) =>
     Http.readText(res.body, pool).pipe(
       // An unreadable error body still has a status code worth reporting.
       Effect.catch(() => Effect.succeed("")),
       Effect.flatMap((text) =>
-        Effect.fail(statusError(call, res.status, res.headers, text, res.status === 401 ? config.source + note : config.source))
+        Effect.fail(
+          statusError(
+            call,
+            res.status,
+            res.headers,
+            text,
+            res.status === 401 ? config.source + note : config.source,
+            prepared.secrets
+          )
+        )
       )
     )
 
@@ -227,7 +271,7 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
   ): Effect.Effect<Http.HttpResponse, ClusterError.ClusterError, Scope.Scope> =>
     Http.open(pool, prepared.agent, prepared.request).pipe(
       Effect.mapError((failure) => transport(call, failure)),
-      Effect.flatMap((res) => res.status < 200 || res.status > 299 ? errorOf(call, res, note) : Effect.succeed(res))
+      Effect.flatMap((res) => res.status < 200 || res.status > 299 ? errorOf(call, res, note, prepared) : Effect.succeed(res))
     )
 
   /**
@@ -262,10 +306,22 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
       ))
 
   /** The answer to a call read whole: its JSON, or the error a non-2xx status or an unreadable body stands for. */
-  const answer = (call: Call, res: Http.HttpText, note: string): Effect.Effect<JsonResponse, ClusterError.ClusterError> => {
+  const answer = (
+    call: Call,
+    res: Http.HttpText,
+    note: string,
+    prepared: Prepared
+  ): Effect.Effect<JsonResponse, ClusterError.ClusterError> => {
     if (res.status < 200 || res.status > 299) {
       return Effect.fail(
-        statusError(call, res.status, res.headers, res.text, res.status === 401 ? config.source + note : config.source)
+        statusError(
+          call,
+          res.status,
+          res.headers,
+          res.text,
+          res.status === 401 ? config.source + note : config.source,
+          prepared.secrets
+        )
       )
     }
     if (res.text.trim() === "") return Effect.succeed({ status: res.status, json: undefined })
@@ -286,7 +342,7 @@ const makeClient = (config: ClientConfig["Service"], pool: Http.Pool): ApiClient
       Http.exchange(pool, prepared.agent, prepared.request).pipe(
         Effect.timeoutOrElse({ duration: config.timeout, orElse: timedOut(call, "response") }),
         Effect.mapError((failure) => failure instanceof Http.HttpFailure ? transport(call, failure) : failure),
-        Effect.flatMap((res) => answer(call, res, note))
+        Effect.flatMap((res) => answer(call, res, note, prepared))
       ))
 
   return ApiClient.of({ config, pool, send, open })

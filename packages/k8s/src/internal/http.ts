@@ -1,6 +1,6 @@
 /**
- * The HTTP layer under the live `Cluster`: keep-alive connection pools (one per TLS identity),
- * optional HTTP CONNECT proxying, and requests as interruptible Effects.
+ * The HTTP layer under the live `Cluster`: keep-alive connection pools (one per TLS identity), the
+ * trusted CAs (`trust.ts`), tunnels through a proxy (`proxy.ts`), and requests as interruptible Effects.
  *
  * Why `node:http`/`node:https` directly rather than `effect/http` + `NodeHttpClient`: the agent must be
  * chosen per request (a client certificate rotated by an exec plugin needs a new pool, while requests in
@@ -15,8 +15,11 @@ import { createHash } from "node:crypto"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { Duplex } from "node:stream"
+import type * as tls from "node:tls"
 import { Data, Effect, Redacted, type Scope } from "effect"
 import type { TlsConfig } from "../ClientConfig.ts"
+import * as Proxy from "./proxy.ts"
+import * as Trust from "./trust.ts"
 
 /** A failure below HTTP: no status line was received, or the body could not be read. */
 export class HttpFailure extends Data.TaggedError("HttpFailure")<{
@@ -40,13 +43,18 @@ export interface TlsIdentity {
 export interface PoolOptions {
   readonly server: URL
   readonly tls: TlsConfig
-  readonly proxy: URL | undefined
+  /** The proxy to reach the server through (already chosen for this server), if any. */
+  readonly proxy: Proxy.Proxy | undefined
   /** For messages: where the configuration came from. */
   readonly source: string
+  /** Bound of opening a proxy tunnel (default 30 s); the request's own timeout also aborts it. */
+  readonly connectTimeoutMs?: number
 }
 
 /** Free keep-alive sockets are closed after this long, before the API server's own 90 s idle timeout. */
 const IDLE_SOCKET_MS = 30_000
+/** How long opening a tunnel through a proxy may take, as Go's dialer's 30 s. */
+const CONNECT_TIMEOUT_MS = 30_000
 /** Pools kept at once; older identities are retired (their sockets destroyed). */
 const MAX_IDENTITIES = 2
 
@@ -56,7 +64,7 @@ const CONNECT_CODES = new Set([
   "EAI_AGAIN",
   "EHOSTUNREACH",
   "ENETUNREACH",
-  "ERR_KUBEFX_PROXY"
+  Proxy.proxyErrorCode
 ])
 
 const TLS_VERIFY_CODES = new Set([
@@ -111,7 +119,7 @@ export const describe = (err: unknown, options: PoolOptions): HttpFailure => {
       message: `TLS handshake with ${origin} failed: ${detail} (${code}); check the client certificate in ${options.source}`
     })
   }
-  if (code === "ERR_KUBEFX_PROXY") return new HttpFailure({ kind: "connect", cause: err, message: detail })
+  if (code === Proxy.proxyErrorCode) return new HttpFailure({ kind: "connect", cause: err, message: detail })
   if (code !== undefined && CONNECT_CODES.has(code)) {
     const what = code === "ECONNREFUSED" ? "connection refused" : `cannot connect (${code})`
     return new HttpFailure({ kind: "connect", cause: err, message: `${what}: ${origin}${viaProxy(options)}` })
@@ -131,91 +139,125 @@ export const describe = (err: unknown, options: PoolOptions): HttpFailure => {
 }
 
 const viaProxy = (options: PoolOptions): string =>
-  options.proxy === undefined ? "" : ` via proxy ${originOf(options.proxy)}`
+  options.proxy === undefined ? "" : ` via proxy ${options.proxy.origin}`
 
 const bareHost = (hostname: string): string => hostname.replace(/^\[|\]$/g, "")
 
 const defaultPort = (url: URL): number => url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80
 
-const proxyError = (message: string): Error => Object.assign(new Error(message), { code: "ERR_KUBEFX_PROXY" })
-
-/** Opens a tunnel to `host:port` through an HTTP proxy with CONNECT (TLS to the API server runs inside it). */
-const tunnel = (
-  proxy: URL,
-  host: string,
-  port: number,
-  done: (err: Error | null, socket?: Duplex) => void
-): void => {
-  const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
-  const headers: Record<string, string> = { host: authority }
-  if (proxy.username !== "") {
-    const user = decodeURIComponent(proxy.username)
-    const pass = decodeURIComponent(proxy.password)
-    headers["proxy-authorization"] = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
-  }
-  const request = http.request({
-    host: bareHost(proxy.hostname),
-    port: defaultPort(proxy),
-    method: "CONNECT",
-    path: authority,
-    headers,
-    agent: false
-  })
-  let settled = false
-  request.once("connect", (res, socket, head) => {
-    settled = true
-    if (res.statusCode !== 200) {
-      socket.destroy()
-      done(proxyError(`proxy ${originOf(proxy)} refused CONNECT to ${authority}: HTTP ${res.statusCode}`))
-      return
-    }
-    if (head.length > 0) socket.unshift(head)
-    done(null, socket)
-  })
-  request.on("error", (err) => {
-    if (settled) return
-    settled = true
-    done(proxyError(`cannot reach proxy ${originOf(proxy)}: ${err.message}`))
-  })
-  request.end()
+type ConnectOptions = http.ClientRequestArgs & {
+  readonly host?: string | null
+  readonly port?: number | string | null
+  readonly [requestKey]?: http.ClientRequest
 }
 
-type ConnectOptions = http.ClientRequestArgs & { readonly host?: string | null; readonly port?: number | string | null }
+/**
+ * Set on the options Node hands from `addRequest` to `createConnection`, so that a tunnel being opened
+ * is torn down with the request it is for (an interrupted call, a timeout) instead of running on.
+ */
+const requestKey: unique symbol = Symbol("kubefx.request")
 
-class ProxyHttpsAgent extends https.Agent {
-  readonly proxy: URL
-  constructor(options: https.AgentOptions, proxy: URL) {
+/**
+ * Tunnels being opened, by the request they are for. A request destroyed before it has a socket emits
+ * nothing Node would let an agent hear, so {@link destroyRequest} aborts its tunnel here.
+ */
+const pendingTunnels = new WeakMap<http.ClientRequest, Proxy.Tunnel>()
+
+/** Destroys a request and the tunnel being opened for it, if any. */
+const destroyRequest = (req: http.ClientRequest): void => {
+  pendingTunnels.get(req)?.abort()
+  pendingTunnels.delete(req)
+  req.destroy()
+}
+
+/** Opens the tunnel for a connection and ties it to the request that asked for the connection. */
+const openTunnel = (
+  proxy: Proxy.Proxy,
+  options: ConnectOptions,
+  fallbackPort: number,
+  tunnelOptions: Proxy.TunnelOptions,
+  done: (err: Error | null, socket?: Duplex) => void
+): void => {
+  const request = options[requestKey]
+  const pending = Proxy.tunnel(
+    proxy,
+    bareHost(String(options.host ?? "localhost")),
+    Number(options.port ?? fallbackPort),
+    tunnelOptions,
+    (err, socket) => {
+      if (request !== undefined) pendingTunnels.delete(request)
+      done(err, socket)
+    }
+  )
+  if (request !== undefined) pendingTunnels.set(request, pending)
+}
+
+/** Options without the request reference (so that no socket keeps the request reachable). */
+const withoutRequest = <O extends ConnectOptions>(options: O): O => {
+  const { [requestKey]: _, ...rest } = options
+  return rest as O
+}
+
+/** What an agent needs beyond Node's options. */
+interface AgentSetup {
+  readonly proxy: Proxy.Proxy | undefined
+  readonly tunnel: Proxy.TunnelOptions
+}
+
+/**
+ * The https agent of one TLS identity: the trust's current secure context on every new connection (so a
+ * rotated CA file is used from the next connection on), through the proxy's tunnel when there is one.
+ */
+class KubeHttpsAgent extends https.Agent {
+  readonly setup: AgentSetup
+  readonly context: () => tls.SecureContext
+  constructor(options: https.AgentOptions, setup: AgentSetup, context: () => tls.SecureContext) {
     super(options)
-    this.proxy = proxy
+    this.setup = setup
+    this.context = context
+  }
+  addRequest(req: http.ClientRequest, options: ConnectOptions): void {
+    const add = (https.Agent.prototype as unknown as { addRequest: (r: unknown, o: unknown) => void }).addRequest
+    add.call(this, req, this.setup.proxy === undefined ? options : { ...options, [requestKey]: req })
   }
   override createConnection(
     options: https.RequestOptions,
     callback?: (err: Error | null, stream: Duplex) => void
   ): Duplex | null | undefined {
     const target = options as ConnectOptions
-    tunnel(this.proxy, bareHost(String(target.host ?? "localhost")), Number(target.port ?? 443), (err, socket) => {
-      if (err !== null || socket === undefined) return callback?.(err ?? proxyError("proxy tunnel failed"), undefined as never)
-      // TLS to the API server inside the tunnel, with the agent's CA, client certificate and servername.
-      const secured = super.createConnection({ ...options, socket } as https.RequestOptions)
+    const proxy = this.setup.proxy
+    if (proxy === undefined) {
+      return super.createConnection({ ...options, secureContext: this.context() } as https.RequestOptions)
+    }
+    openTunnel(proxy, target, 443, this.setup.tunnel, (err, socket) => {
+      if (err !== null || socket === undefined) return callback?.(err ?? new Error("proxy tunnel failed"), undefined as never)
+      // TLS to the API server inside the tunnel, with the trust, client certificate and servername.
+      const secured = super.createConnection({ ...withoutRequest(target), socket, secureContext: this.context() } as https.RequestOptions)
       if (secured) callback?.(null, secured)
     })
     return undefined
   }
 }
 
-class ProxyHttpAgent extends http.Agent {
-  readonly proxy: URL
-  constructor(options: http.AgentOptions, proxy: URL) {
+/** The agent for an `http://` server (a test server, `kubectl proxy`), tunnelling through a proxy when there is one. */
+class KubeHttpAgent extends http.Agent {
+  readonly setup: AgentSetup
+  constructor(options: http.AgentOptions, setup: AgentSetup) {
     super(options)
-    this.proxy = proxy
+    this.setup = setup
+  }
+  addRequest(req: http.ClientRequest, options: ConnectOptions): void {
+    const add = (http.Agent.prototype as unknown as { addRequest: (r: unknown, o: unknown) => void }).addRequest
+    add.call(this, req, this.setup.proxy === undefined ? options : { ...options, [requestKey]: req })
   }
   override createConnection(
     options: http.ClientRequestArgs,
     callback?: (err: Error | null, stream: Duplex) => void
   ): Duplex | null | undefined {
-    const target = options as ConnectOptions
-    tunnel(this.proxy, bareHost(String(target.host ?? "localhost")), Number(target.port ?? 80), (err, socket) => {
-      if (err !== null || socket === undefined) return callback?.(err ?? proxyError("proxy tunnel failed"), undefined as never)
+    const proxy = this.setup.proxy
+    if (proxy === undefined) return super.createConnection(options, callback)
+    openTunnel(proxy, options as ConnectOptions, 80, this.setup.tunnel, (err, socket) => {
+      if (err !== null || socket === undefined) return callback?.(err ?? new Error("proxy tunnel failed"), undefined as never)
       callback?.(null, socket)
     })
     return undefined
@@ -246,19 +288,26 @@ const identityKey = (identity: TlsIdentity | undefined): string => {
 /** Builds the pool; agents are created lazily and reused for as long as their identity is current. */
 export const makePool = (options: PoolOptions): Pool => {
   const agents = new Map<string, http.Agent>()
+  const trust = Trust.make(options.tls)
+  const setup: AgentSetup = {
+    proxy: options.proxy,
+    tunnel: {
+      timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      // An https proxy is verified against the cluster's CA and the usual roots; never skipped.
+      proxyCa: options.tls.ca === undefined
+        ? Trust.systemAndBundledRoots()
+        : [options.tls.ca, ...Trust.systemAndBundledRoots()]
+    }
+  }
   const create = (identity: TlsIdentity | undefined): http.Agent => {
     const common = { keepAlive: true, keepAliveMsecs: 30_000, timeout: IDLE_SOCKET_MS, scheduling: "lifo" as const }
-    if (options.server.protocol === "http:") {
-      return options.proxy ? new ProxyHttpAgent(common, options.proxy) : new http.Agent(common)
-    }
-    const tls: https.AgentOptions = {
+    if (options.server.protocol === "http:") return new KubeHttpAgent(common, setup)
+    const agentOptions: https.AgentOptions = {
       ...common,
       rejectUnauthorized: !options.tls.insecureSkipTlsVerify,
-      ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
-      ...(options.tls.serverName === undefined ? {} : { servername: options.tls.serverName }),
-      ...(identity === undefined ? {} : { cert: identity.cert, key: Redacted.value(identity.key) })
+      ...(options.tls.serverName === undefined ? {} : { servername: options.tls.serverName })
     }
-    return options.proxy ? new ProxyHttpsAgent(tls, options.proxy) : new https.Agent(tls)
+    return new KubeHttpsAgent(agentOptions, setup, Trust.contextCache(trust, identity))
   }
   return {
     options,
@@ -381,7 +430,7 @@ export const open = (
     const state: { req: http.ClientRequest | undefined; res: http.IncomingMessage | undefined } = { req: undefined, res: undefined }
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        if (state.req !== undefined && state.res?.complete !== true) state.req.destroy()
+        if (state.req !== undefined && state.res?.complete !== true) destroyRequest(state.req)
         state.req = undefined
         state.res = undefined
       })
@@ -398,7 +447,7 @@ export const open = (
       req.on("error", (err) => once.resume(Effect.fail(describe(err, pool.options))))
       return Effect.sync(() => {
         once.forget()
-        req.destroy()
+        destroyRequest(req)
       })
     })
   })
@@ -453,7 +502,7 @@ export const exchange = (pool: Pool, agent: http.Agent, request: HttpRequest): E
     return Effect.sync(() => {
       chunks = []
       once.forget()
-      if (!complete) req.destroy()
+      if (!complete) destroyRequest(req)
     })
   })
 

@@ -69,6 +69,13 @@ export const connectionOf = (options: Options, labels: Labels): Effect.Effect<Co
         labels.ca
       )
     }
+    if (insecure) {
+      // once, when the configuration is built: every request after this trusts whoever answers
+      yield* Effect.logWarning(
+        `${labels.insecureSkipTlsVerify}: TLS verification of ${options.server.trim()} is off: the server's certificate ` +
+          "is not checked, so anyone on the network path can pose as it and receive the credentials sent to it"
+      )
+    }
     const ca = yield* pem(options.ca, options.caFile, { inline: labels.ca, file: labels.caFile }, "CA certificate")
     const proxyUrl = options.proxyUrl !== undefined && options.proxyUrl !== ""
       ? yield* checkProxy(options.proxyUrl, labels.proxyUrl)

@@ -69,6 +69,13 @@ const staticPart = (part: Partial<Credentials>): Dynamic => ({ get: Effect.succe
 export interface AuthContext {
   readonly tokenFileMaxAge: Duration.Duration
   readonly exec: Omit<ExecCredential.RunOptions, "source">
+  /**
+   * Agents for the OIDC issuer's HTTP client (the API's proxy settings, the issuer's CA); Node's defaults
+   * when absent.
+   */
+  readonly httpAgents?: (
+    ca: string | undefined
+  ) => Effect.Effect<NodeHttpClientModule.HttpAgent["Service"], never, Scope.Scope>
 }
 
 /** The credentials source the auth options describe (without impersonation and static client certs). */
@@ -117,7 +124,9 @@ const authSource = (
     if (auth.oidc !== undefined) {
       const oidc = auth.oidc
       const NodeHttpClient = yield* loadNodeHttpClient
-      const agent = yield* NodeHttpClient.makeAgent(oidc.ca !== undefined ? { ca: oidc.ca } : {})
+      const agent = common.httpAgents !== undefined
+        ? yield* common.httpAgents(oidc.ca)
+        : yield* NodeHttpClient.makeAgent(oidc.ca !== undefined ? { ca: oidc.ca } : {})
       const client = yield* NodeHttpClient.makeNodeHttp.pipe(Effect.provideService(NodeHttpClient.HttpAgent, agent))
       const provider = yield* Oidc.make(oidc, { source: labels.oidc }).pipe(
         Effect.provideService(HttpClient.HttpClient, client)

@@ -16,7 +16,8 @@ export const fromServiceAccount = (
   options: {
     userAgent: options.userAgent ?? options.operatorName ?? "",
     server: account.server,
-    ca: account.ca,
+    // By path, not content: the CA file is read again when the kubelet rotates it (see `TlsConfig.caFile`).
+    ...(account.ca === undefined ? {} : { caFile: account.caPath }),
     namespace: nonEmpty(options.namespace) ?? account.namespace,
     timeout: options.timeout,
     allowInsecureHttp: options.allowInsecureHttp,
@@ -28,6 +29,7 @@ export const fromServiceAccount = (
     ...optionLabels,
     server: "KUBERNETES_SERVICE_HOST",
     ca: account.caPath,
+    caFile: account.caPath,
     tokenFile: "in-cluster service account token"
   },
   extras: {}

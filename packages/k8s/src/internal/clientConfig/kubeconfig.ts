@@ -4,12 +4,14 @@
  *
  * @internal
  */
-import { Effect, type FileSystem, Redacted } from "effect"
-import type { ConfigError } from "../../ClientConfigError.ts"
+import { Effect, FileSystem, Redacted } from "effect"
+import { ConfigError } from "../../ClientConfigError.ts"
 import * as Kubeconfig from "../../Kubeconfig.ts"
 import * as Oidc from "../../Oidc.ts"
 import { readText } from "../files.ts"
 import { configError, decodeBase64, nonEmpty } from "./checks.ts"
+import * as ExecPolicy from "./execPolicy.ts"
+import { writeBack } from "./persist.ts"
 import type { Auth, KubeconfigOptions, Resolved } from "./model.ts"
 
 /**
@@ -27,26 +29,33 @@ export const fromSelected = (
     const u = user?.value ?? {}
     const cf = (field: string) => Kubeconfig.fieldOf(cluster, "clusters", field)
     const uf = (field: string) => (user === undefined ? field : Kubeconfig.fieldOf(user, "users", field))
+    const untrusted = options.untrusted === true
+    const refuse = (label: string, message: string) =>
+      Effect.fail(new ConfigError({ message, source: label, reason: { _tag: "UntrustedField", field: label } }))
     const fileRef = <E extends Kubeconfig.Entry<unknown>>(entry: E | undefined, path: string | undefined, label: string) =>
-      path === undefined || path === "" || entry === undefined || entry.origin.dir !== undefined
+      path === undefined || path === "" || entry === undefined
         ? Effect.succeed(nonEmpty(path))
-        : Effect.fail(configError(
-          `${label}: kubeconfig data may not refer to files (${path}); pass baseDir to permit file references`,
-          label
-        ))
+        : untrusted
+        ? refuse(
+          label,
+          `${label}: an untrusted kubeconfig may not refer to local files (${path}): ` +
+            "it could have them sent to a server it names; use the inline -data field instead"
+        )
+        : entry.origin.dir === undefined
+        ? refuse(label, `${label}: kubeconfig data may not refer to files (${path}); pass baseDir to permit file references`)
+        : Effect.succeed(nonEmpty(path))
 
     const caData = nonEmpty(c["certificate-authority-data"])
     const certData = nonEmpty(u["client-certificate-data"])
     const keyData = u["client-key-data"] === undefined ? undefined : nonEmpty(Redacted.value(u["client-key-data"]))
 
-    const exec = u.exec
-    if (exec !== undefined && user !== undefined && !(options.allowExec ?? user.origin.isFile)) {
-      return yield* configError(
-        `${uf("exec")}: exec plugin "${exec.command}" is not allowed to run` +
-          (user.origin.isFile
-            ? " (allowExec: false)"
-            : "; a kubeconfig given as data can run any command it names: set allowExec: true if you trust it"),
-        uf("exec")
+    const exec = u.exec === undefined || user === undefined
+      ? u.exec
+      : yield* ExecPolicy.authorize(u.exec, yield* ExecPolicy.decide(options, user.origin.isFile, uf("exec")), uf("exec"))
+    if (untrusted && nonEmpty(c["proxy-url"]) !== undefined) {
+      return yield* refuse(
+        cf("proxy-url"),
+        `${cf("proxy-url")}: an untrusted kubeconfig may not set a proxy (its requests and credentials would go there)`
       )
     }
 
@@ -73,6 +82,29 @@ export const fromSelected = (
               )
             )
         ))
+      const file = user?.origin.path
+      if (user !== undefined && file !== undefined && !untrusted) {
+        const fs = yield* FileSystem.FileSystem
+        const name = user.name
+        const label = uf("auth-provider")
+        oidc = {
+          ...oidc,
+          onRefresh: (tokens) =>
+            writeBack(file, name, {
+              "id-token": Redacted.value(tokens.idToken),
+              "refresh-token": Redacted.value(tokens.refreshToken)
+            }).pipe(
+              Effect.provideService(FileSystem.FileSystem, fs),
+              Effect.catch((reason) =>
+                Effect.logWarning(
+                  `${label}: the refreshed OIDC tokens could not be written back to ${file} (${reason}); ` +
+                    "they are used from memory, but a restart will present the old refresh token, " +
+                    "which a provider that rotates refresh tokens may refuse"
+                )
+              )
+            )
+        }
+      }
     }
 
     const as = nonEmpty(u.as)
@@ -121,6 +153,7 @@ export const fromSelected = (
         server: cf("server"),
         ca: cf("certificate-authority-data"),
         caFile: cf("certificate-authority"),
+        insecureSkipTlsVerify: cf("insecure-skip-tls-verify"),
         proxyUrl: cf("proxy-url"),
         user: user === undefined ? source : Kubeconfig.locate(user, "users"),
         tokenFile: uf("tokenFile"),

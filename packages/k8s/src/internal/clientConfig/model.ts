@@ -117,10 +117,22 @@ export type KubeconfigOptions = Identity & CommonOptions & {
   /** The context to use; default the `current-context`. */
   readonly context?: string | undefined
   /**
-   * Whether an exec plugin named in the kubeconfig may run. Default: yes for the user's own files,
-   * no for `kubeconfig` data. A kubeconfig from elsewhere can run any command it names.
+   * Which exec plugins named in the kubeconfig may run (`AllowAll`, `DenyAll` or an allowlist; see
+   * `ExecCredential.Policy`). Default: `KUBEFX_EXEC_PLUGIN_POLICY` / `KUBEFX_EXEC_PLUGIN_ALLOWLIST` when
+   * set, else `AllowAll`, for the user's own files; `DenyAll` for `kubeconfig` data and `untrusted`
+   * configs. A kubeconfig from elsewhere can run any command it names.
    */
+  readonly execPolicy?: ExecCredential.Policy | undefined
+  /** Shorthand: `true` is `execPolicy: "AllowAll"`, `false` is `"DenyAll"`. Not together with `execPolicy`. */
   readonly allowExec?: boolean | undefined
+  /**
+   * The kubeconfig comes from someone else (a Secret, a user's request, as multi-cluster operators get
+   * them): it runs no exec plugin (unless `execPolicy` allows it), and may not name a local file
+   * (`tokenFile`, certificate, key and CA paths) or a `proxy-url`, so that it cannot make this process
+   * send the pod's service-account token, or any file, to a server of its choosing. Inline data
+   * (`token`, `*-data` fields) is fine. Default false.
+   */
+  readonly untrusted?: boolean | undefined
 }
 
 /** Where the service account is mounted; see `InCluster.Paths`. */
@@ -134,6 +146,7 @@ export interface Labels {
   readonly server: string
   readonly ca: string
   readonly caFile: string
+  readonly insecureSkipTlsVerify: string
   readonly proxyUrl: string
   readonly user: string
   readonly tokenFile: string
@@ -151,6 +164,7 @@ export const optionLabels: Labels = {
   server: "server",
   ca: "ca",
   caFile: "caFile",
+  insecureSkipTlsVerify: "insecureSkipTlsVerify",
   proxyUrl: "proxyUrl",
   user: "auth",
   tokenFile: "auth.tokenFile",

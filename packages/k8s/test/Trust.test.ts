@@ -1,0 +1,71 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Builtin, Cluster } from "@kubefx/core"
+import { Effect, Exit, Layer } from "effect"
+import { writeFileSync } from "node:fs"
+import * as tls from "node:tls"
+import * as ClientConfig from "../src/ClientConfig.ts"
+import * as Trust from "../src/internal/trust.ts"
+import * as KubeCluster from "../src/KubeCluster.ts"
+import { tempDir, write } from "./support/ClientConfigFixtures.ts"
+import * as Loopback from "./support/LoopbackApiServer.ts"
+
+const cm: Builtin.ConfigMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "web", namespace: "default" } }
+
+const get = (config: Layer.Layer<ClientConfig.ClientConfig>) =>
+  Effect.exit(
+    Effect.gen(function*() {
+      return yield* (yield* Cluster.Cluster).get(Builtin.ConfigMap, { name: "web" })
+    }).pipe(Effect.provide(KubeCluster.layerOptions({ retry: { maxAttempts: 1 } }).pipe(Layer.provide(config))))
+  )
+
+const failureMessage = (exit: Exit.Exit<unknown, unknown>): string => {
+  assert.isTrue(Exit.isFailure(exit))
+  return String(exit)
+}
+
+describe("TLS trust", () => {
+  it("without a CA: the operating system's trust store together with Node's bundled roots", () => {
+    const { ca } = Trust.make({}).current()
+    assert.isArray(ca)
+    const roots = new Set(ca as ReadonlyArray<string>)
+    const get = (tls as unknown as { getCACertificates: (type: string) => Array<string> }).getCACertificates
+    for (const cert of get("bundled")) assert.isTrue(roots.has(cert), "a bundled root is missing")
+    for (const cert of get("system")) assert.isTrue(roots.has(cert), "a system root is missing")
+    assert.isAtLeast(roots.size, get("bundled").length)
+  })
+
+  it.live("without a CA and without insecure-skip-tls-verify, an unknown server certificate is refused", () =>
+    Effect.gen(function*() {
+      const server = yield* Loopback.start((_, res) => Loopback.json(res, 200, cm))
+      const config = yield* ClientConfig.make({ server: server.url, operatorName: "op" })
+      assert.isFalse(config.tls.insecureSkipTlsVerify)
+      assert.isUndefined(config.tls.ca)
+      const message = failureMessage(yield* get(Layer.succeed(ClientConfig.ClientConfig, config)))
+      assert.include(message, "TLS verification of")
+      assert.strictEqual(server.requests.length, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("a CA file that changes on disk is read again for new connections; a broken rewrite keeps the last good CA", () =>
+    Effect.gen(function*() {
+      const server = yield* Loopback.start((_, res) => Loopback.json(res, 200, cm))
+      const c = Loopback.certs()
+      const dir = tempDir()
+      const caFile = write(dir, "ca.crt", c.wrongCa)
+      const config = yield* ClientConfig.make({ server: server.url, operatorName: "op", caFile })
+      assert.strictEqual(config.tls.caFile, caFile)
+      const layer = Layer.succeed(ClientConfig.ClientConfig, config)
+      yield* Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        const first = yield* Effect.exit(cluster.get(Builtin.ConfigMap, { name: "web" }))
+        assert.include(failureMessage(first), "TLS verification of")
+        writeFileSync(caFile, c.ca) // the cluster's CA was rotated
+        yield* cluster.get(Builtin.ConfigMap, { name: "web" })
+        const trust = Trust.make({ ca: c.ca, caFile })
+        writeFileSync(caFile, "garbage mid-write")
+        assert.deepStrictEqual(trust.current(), { ca: c.ca, version: 0 }, "a file without PEM keeps the last good CA")
+        writeFileSync(caFile, `${c.wrongCa}\n`)
+        assert.deepStrictEqual(trust.current(), { ca: `${c.wrongCa}\n`, version: 1 })
+      }).pipe(Effect.provide(KubeCluster.layerOptions({ retry: { maxAttempts: 1 } }).pipe(Layer.provide(layer))))
+      assert.strictEqual(server.requests.length, 1)
+    }).pipe(Effect.scoped))
+})
