@@ -32,7 +32,8 @@ export const Cluster = Schema.Struct({
   "certificate-authority-data": opt(Text),
   "insecure-skip-tls-verify": opt(Flag),
   "tls-server-name": opt(Text),
-  "proxy-url": opt(Text),
+  /** May carry credentials (`http://user:password@proxy:3128`): decoded into `Redacted`, like a token. */
+  "proxy-url": opt(Secret),
   "disable-compression": opt(Flag),
   extensions: opt(Schema.Array(Schema.Struct({ name: Text, extension: opt(Schema.Unknown) })))
 })

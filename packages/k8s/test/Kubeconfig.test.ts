@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { join } from "node:path"
+import { inspect } from "node:util"
 import * as Kubeconfig from "../src/Kubeconfig.ts"
 import { kubeconfig, tempDir, withEnv, write } from "./support/ClientConfigFixtures.ts"
 
@@ -41,6 +42,19 @@ describe("Kubeconfig.parse", () => {
       assert.strictEqual(Redacted.value(token!), "000123secret")
       assert.isUndefined(config.users?.[0]?.user?.password)
       assert.notInclude(JSON.stringify(config), "000123secret")
+    }))
+
+  it.effect("a proxy-url with credentials is redacted once decoded: printing the config shows no password", () =>
+    Effect.gen(function*() {
+      const config = yield* Kubeconfig.parse(
+        "clusters:\n- name: c\n  cluster:\n    server: https://k\n    proxy-url: http://alice:pr0xy-s3cret@proxy.corp:3128\n",
+        "test"
+      )
+      const cluster = config.clusters![0]!.cluster!
+      assert.strictEqual(Redacted.value(cluster["proxy-url"]!), "http://alice:pr0xy-s3cret@proxy.corp:3128")
+      for (const shown of [JSON.stringify(config), String(cluster["proxy-url"]), inspect(config, { depth: 10 })]) {
+        assert.notInclude(shown, "pr0xy-s3cret")
+      }
     }))
 
   it.effect("an empty file is an empty config", () =>
@@ -330,7 +344,8 @@ describe("Kubeconfig compared with @kubernetes/client-node", () => {
       assert.strictEqual(selected.cluster.value.server, cluster.server)
       assert.strictEqual(selected.cluster.value["certificate-authority-data"], cluster.caData)
       assert.strictEqual(selected.cluster.value["tls-server-name"], cluster.tlsServerName)
-      assert.strictEqual(selected.cluster.value["proxy-url"], cluster.proxyUrl)
+      const proxyUrl = selected.cluster.value["proxy-url"]
+      assert.strictEqual(proxyUrl === undefined ? undefined : Redacted.value(proxyUrl), cluster.proxyUrl)
       assert.strictEqual(selected.namespace, kc.getContextObject("dev")?.namespace)
       assert.strictEqual(Redacted.value(selected.user!.value.token!), kc.getCurrentUser()?.token)
       assert.strictEqual(selected.user?.value.as, kc.getCurrentUser()?.impersonateUser)

@@ -52,7 +52,8 @@ export const fromSelected = (
     const exec = u.exec === undefined || user === undefined
       ? u.exec
       : yield* ExecPolicy.authorize(u.exec, yield* ExecPolicy.decide(options, user.origin.isFile, uf("exec")), uf("exec"))
-    if (untrusted && nonEmpty(c["proxy-url"]) !== undefined) {
+    const proxyUrl = c["proxy-url"] === undefined ? undefined : nonEmpty(Redacted.value(c["proxy-url"]))
+    if (untrusted && proxyUrl !== undefined) {
       return yield* refuse(
         cf("proxy-url"),
         `${cf("proxy-url")}: an untrusted kubeconfig may not set a proxy (its requests and credentials would go there)`
@@ -138,7 +139,7 @@ export const fromSelected = (
         caFile: caData === undefined ? yield* fileRef(cluster, c["certificate-authority"], cf("certificate-authority")) : undefined,
         tlsServerName: nonEmpty(c["tls-server-name"]),
         insecureSkipTlsVerify: c["insecure-skip-tls-verify"] === true,
-        proxyUrl: nonEmpty(c["proxy-url"]),
+        proxyUrl,
         namespace: nonEmpty(options.namespace) ?? selected.namespace,
         timeout: options.timeout,
         allowInsecureHttp: options.allowInsecureHttp,
