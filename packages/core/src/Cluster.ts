@@ -56,10 +56,21 @@ export interface ObjectList<A extends KubeObject = KubeObject> {
  * @category models
  */
 export interface WatchOptions extends Selection {
-  /** Changes after this version are delivered. Required: a watcher always lists first. */
+  /**
+   * Changes after this version are delivered. With `sendInitialEvents`, `""` means the newest state (a
+   * consistent read) and a version means a state no older than it.
+   */
   readonly resourceVersion: string
   /** Ask for BOOKMARK events, which advance the resume point without an object change. */
   readonly allowBookmarks?: boolean
+  /**
+   * Begin with the current state instead of a list (a "watch-list"): an ADDED event per object, then a
+   * BOOKMARK annotated `k8s.io/initial-events-end: "true"` whose version is that state's, then changes. Without
+   * `allowBookmarks` nothing marks the end. One request replaces LIST + WATCH, and the server streams the state instead of building
+   * a list body. Servers that do not serve it answer `Invalid` or `BadRequest` (older ones ignore it: no
+   * bookmark carries the annotation); see `isInitialEventsEnd`.
+   */
+  readonly sendInitialEvents?: boolean
   /** The server ends the watch after this long; the caller then resumes. */
   readonly timeoutSeconds?: number
   /**
@@ -83,6 +94,23 @@ export type WatchEvent<A extends KubeObject = KubeObject> =
   | { readonly type: "DELETED"; readonly object: A }
   /** Only `metadata.resourceVersion` of `object` is meaningful. */
   | { readonly type: "BOOKMARK"; readonly object: KubeObject }
+
+/**
+ * The annotation on the BOOKMARK that ends a watch's initial events.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const initialEventsEndAnnotation = "k8s.io/initial-events-end"
+
+/**
+ * Whether a watch event is the BOOKMARK that ends the initial events of a `sendInitialEvents` watch.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isInitialEventsEnd = (event: WatchEvent): boolean =>
+  event.type === "BOOKMARK" && event.object.metadata.annotations?.[initialEventsEndAnnotation] === "true"
 
 /**
  * @since 0.1.0

@@ -1,6 +1,7 @@
 /**
- * List + watch of one type, as an endless `Stream` that never fails: it lists (paged), watches from the list's
- * resourceVersion, resumes after a watch ends from the last version seen (bookmarks included), relists on
+ * List + watch of one type, as an endless `Stream` that never fails: it gets the current state (streamed by the
+ * watch itself where the server can, else a paged list), watches from that state's resourceVersion, resumes
+ * after a watch ends from the last version seen (bookmarks included), relists on
  * `Gone` (410), an undecodable event, or a resourceVersion the server calls too large (its store went back in
  * time, as after an etcd restore), and reconnects after any other error with jittered backoff that resets
  * after a healthy period. Relists in a row back off the same way: a server that keeps answering 410 gets no
@@ -11,12 +12,15 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Queue, Random, Schedule, Stream } from "effect"
+import { Data, Duration, Effect, Queue, Random, Schedule, Stream } from "effect"
 import type { Selection } from "./Cluster.ts"
-import { Cluster } from "./Cluster.ts"
+import { Cluster, isInitialEventsEnd } from "./Cluster.ts"
 import { type ClusterError, retryAfterSeconds } from "./ClusterError.ts"
 import type { KubeObject, ResourceType } from "./Resource.ts"
 import { typeKey } from "./Resource.ts"
+
+/** The server answered a `sendInitialEvents` watch as a plain watch. */
+class NotStreamed extends Data.TaggedError("NotStreamed")<{ readonly why: string }> {}
 
 /**
  * @since 0.1.0
@@ -32,7 +36,13 @@ export type WatcherEvent =
  * @category models
  */
 export interface WatcherOptions extends Selection {
-  /** List page size. Default 500. */
+  /**
+   * How the watcher learns the current state: `"stream"` (the default) asks the watch itself for it
+   * (`sendInitialEvents`, one request, as client-go's watch-list), and falls back to `"list"` for good when the
+   * server does not serve that; `"list"` lists (paged) and then watches from the list's version.
+   */
+  readonly initialState?: "stream" | "list"
+  /** List page size (`initialState: "list"`). Default 500. */
   readonly pageSize?: number
   /** Delay between reconnect attempts after errors. Default: exponential from 200 ms, capped at 30 s, jittered. */
   readonly backoff?: Schedule.Schedule<unknown, ClusterError>
@@ -158,8 +168,17 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
           if (relistsInARow++ > 0 && error !== undefined) yield* backoff(error)
         })
 
+      let streaming = options.initialState !== "list"
+      const fallBack = (why: string) =>
+        Effect.gen(function*() {
+          streaming = false
+          yield* Effect.logInfo(`the server does not stream a watch's initial state (${why}); listing instead`).pipe(
+            Effect.annotateLogs({ watcher: typeKey(type), ...(options.namespace ? { namespace: options.namespace } : {}) })
+          )
+        })
+
       while (true) {
-        if (resourceVersion === undefined) {
+        if (resourceVersion === undefined && !streaming) {
           yield* state("listing")
           const listed = yield* Effect.result(listAll(type, { ...selection, ...(options.pageSize ? { pageSize: options.pageSize } : {}) }))
           if (listed._tag === "Failure") {
@@ -172,12 +191,36 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
         }
         const timeoutSeconds = minT + Math.floor((yield* Random.next) * (maxT - minT + 1))
         const startedAt = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        // "watching" only once the server has accepted the watch: a connect that hangs is not a healthy watch.
-        yield* state("connecting")
+        /** The initial state being received (a streamed relist), until the bookmark that ends it. */
+        let initial: Array<KubeObject> | undefined = resourceVersion === undefined ? [] : undefined
+        const streamed = initial !== undefined
+        // "watching" only once the server has accepted the watch (a connect that hangs is not a healthy watch),
+        // and, when it streams the state, once that state is complete.
+        yield* state(streamed ? "listing" : "connecting")
         const result = yield* Effect.result(
-          cluster.watch(type, { ...selection, resourceVersion, allowBookmarks: true, timeoutSeconds, onOpen: state("watching") }).pipe(
-            Stream.runForEach((event) =>
+          cluster.watch(type, {
+            ...selection,
+            resourceVersion: resourceVersion ?? "",
+            allowBookmarks: true,
+            timeoutSeconds,
+            ...(streamed ? { sendInitialEvents: true } : { onOpen: state("watching") })
+          }).pipe(
+            Stream.runForEach((event): Effect.Effect<void, ClusterError | NotStreamed> =>
               Effect.suspend(() => {
+                if (initial !== undefined) {
+                  if (event.type === "ADDED") {
+                    initial.push(event.object)
+                    return Effect.void
+                  }
+                  if (!isInitialEventsEnd(event)) {
+                    // A server that ignores sendInitialEvents sends a plain watch: changes, or bookmarks without the marker.
+                    return Effect.fail(new NotStreamed({ why: `a ${event.type} event came before the end of the initial events` }))
+                  }
+                  const objects = initial
+                  initial = undefined
+                  resourceVersion = event.object.metadata.resourceVersion
+                  return offer({ _tag: "Restarted", objects }).pipe(Effect.andThen(state("watching")))
+                }
                 const rv = event.object.metadata.resourceVersion
                 if (rv !== undefined && rv !== "") resourceVersion = rv
                 switch (event.type) {
@@ -198,11 +241,26 @@ export const watch = (type: ResourceType, options: WatcherOptions = {}): Stream.
           relistsInARow = 0
         }
         if (result._tag === "Success") {
+          if (initial !== undefined) {
+            // Ended before the state was complete: what arrived is discarded. A server that streams the state
+            // ends the initial events well inside a watch request; one that never marks their end does not stream.
+            yield* fallBack("the watch ended before the end of its initial events")
+            continue
+          }
           // A server that keeps ending watches at once must not turn this loop into a hot loop.
           if (ranFor < 1000) yield* Effect.sleep("1 second")
           continue
         }
         const error = result.failure
+        if (error._tag === "NotStreamed") {
+          yield* fallBack(error.why)
+          continue
+        }
+        if (initial !== undefined && error._tag === "Invalid") {
+          // The server refused the streamed state (a kube-apiserver without the WatchList feature answers 422).
+          yield* fallBack(`${error._tag}: ${error.message}`)
+          continue
+        }
         if (error._tag === "Gone") {
           yield* relist("watch history compacted (410 Gone); relisting", error)
           continue

@@ -86,13 +86,13 @@ describe("Health", () => {
       expect(yield* get(handler, "/readyz")).toEqual({ status: 200, text: "ok\n" })
     }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(FakeCluster.layer(), Registry.layerMemory, Controller.Controllers.layer))))
 
-  it.effect("an RBAC denial of a list is reported by /readyz with the server's message, and recovery follows the fix", () =>
+  it.effect("an RBAC denial of a watch is reported by /readyz with the server's message, and recovery follows the fix", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCluster.FakeCluster
       const handler = yield* app
       yield* fake.failNext({
-        verb: "list", type: Builtin.Service, times: 3,
-        error: new ClusterError.Forbidden({ message: "services is forbidden: User \"system:serviceaccount:ops:web\" cannot list resource \"services\"" })
+        verb: "watch", type: Builtin.Service, times: 3,
+        error: new ClusterError.Forbidden({ message: "services is forbidden: User \"system:serviceaccount:ops:web\" cannot watch resource \"services\"" })
       })
       const controller = yield* Operator.run(WebOperator)
       yield* TestClock.adjust("100 millis")

@@ -77,8 +77,8 @@ describe("engine under API faults", () => {
       yield* TestKit.settle()
       expect(argsOf(yield* cluster.get(Builtin.Deployment, at("a")))).toBe("-text=two")
       expect(yield* cluster.get(Builtin.Service, at("b"))).toBeDefined()
-      const lists = (yield* fake.requests).filter((r) => r.verb === "list")
-      // One initial list per watcher (3) and at least one relist after the 410.
+      const lists = (yield* fake.requests).filter((r) => r.verb === "list" || r.initialEvents === true)
+      // One initial state per watcher (3, streamed by the watch) and at least one more after the 410.
       expect(lists.length).toBeGreaterThan(3)
       expect((yield* controller.stats).watchersReady).toBe(3)
     }).pipe(Effect.provide(env)))

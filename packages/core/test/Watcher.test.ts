@@ -36,10 +36,11 @@ const scripted = (lists: Array<Array<KubeObject>>, listRv: Array<string>, watche
   return { layer, calls }
 }
 
-const collect = (n: number, options: Watcher.WatcherOptions = {}) =>
+/** `initialState` is `"list"` unless `options` names it, or `defaults` is `{}` (the watcher's own default). */
+const collect = (n: number, options: Watcher.WatcherOptions = {}, defaults: Watcher.WatcherOptions = { initialState: "list" }) =>
   Effect.gen(function*() {
     const q = yield* Queue.unbounded<Watcher.WatcherEvent>()
-    const fiber = yield* Watcher.watch(Builtin.ConfigMap, { pageSize: 2, ...options }).pipe(
+    const fiber = yield* Watcher.watch(Builtin.ConfigMap, { pageSize: 2, ...defaults, ...options }).pipe(
       Stream.runForEach((e) => Queue.offer(q, e)),
       Effect.forkChild
     )
@@ -55,6 +56,88 @@ const collect = (n: number, options: Watcher.WatcherOptions = {}) =>
 
 const names = (e: Watcher.WatcherEvent) =>
   e._tag === "Restarted" ? `Restarted[${e.objects.map((o) => o.metadata.name).join(",")}]` : `${e._tag}:${e.object.metadata.name}`
+
+const end = (rv: string): WatchEvent => ({
+  type: "BOOKMARK",
+  object: { apiVersion: "v1", kind: "ConfigMap", metadata: { resourceVersion: rv, annotations: { "k8s.io/initial-events-end": "true" } } }
+})
+const streamed = (calls: ReturnType<typeof scripted>["calls"]) =>
+  calls.map((c) => c.verb === "list" ? "list" : `watch@${(c.options as WatchOptions).resourceVersion}${(c.options as WatchOptions).sendInitialEvents ? "+initial" : ""}`)
+
+describe("Watcher, the state streamed by the watch (watch-list)", () => {
+  it.effect("gets the state from one watch request and watches on in it, then resumes from the last version without it", () =>
+    Effect.gen(function*() {
+      const states: Array<Watcher.WatcherState> = []
+      const s = scripted([], [], [
+        Stream.make<Array<WatchEvent>>(
+          { type: "ADDED", object: cm("a", "3") },
+          { type: "ADDED", object: cm("b", "1") },
+          end("10"),
+          { type: "MODIFIED", object: cm("a", "11") }
+        ),
+        Stream.make<Array<WatchEvent>>({ type: "DELETED", object: cm("b", "12") })
+      ])
+      const events = yield* collect(3, { initialState: "stream", onState: (st) => Effect.sync(() => void states.push(st)) }).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a,b]", "Applied:a", "Deleted:b"])
+      expect(streamed(s.calls)).toEqual(["watch@+initial", "watch@11"])
+      const first = s.calls[0]!.options as WatchOptions
+      expect(first.allowBookmarks).toBe(true)
+      expect(states.slice(0, 2)).toEqual(["listing", "watching"])
+    }))
+
+  it.effect("is the default, and a 410 streams the state again", () =>
+    Effect.gen(function*() {
+      const s = scripted([], [], [
+        Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("a", "3") }, end("10")).pipe(
+          Stream.concat(Stream.fail(new ClusterError.Gone({ message: "too old resource version" })))
+        ),
+        Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("c", "20") }, end("21"))
+      ])
+      const events = yield* collect(2, {}, {}).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[a]", "Restarted[c]"])
+      expect(streamed(s.calls).slice(0, 2)).toEqual(["watch@+initial", "watch@+initial"])
+    }))
+
+  it.effect("an error before the end of the initial events discards them, backs off, and streams again", () =>
+    Effect.gen(function*() {
+      const s = scripted([], [], [
+        Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("a", "3") }).pipe(
+          Stream.concat(Stream.fail(new ClusterError.Transport({ message: "connection reset" })))
+        ),
+        Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("b", "4") }, end("10"))
+      ])
+      const events = yield* collect(1, { initialState: "stream" }).pipe(Effect.provide(s.layer))
+      expect(events.map(names)).toEqual(["Restarted[b]"])
+      expect(streamed(s.calls)).toEqual(["watch@+initial", "watch@+initial"])
+    }))
+
+  const fallsBack = (label: string, first: Stream.Stream<WatchEvent, ClusterError.ClusterError>) =>
+    it.effect(`falls back to list + watch for good when the server ${label}`, () =>
+      Effect.gen(function*() {
+        const s = scripted([[cm("a", "1")], [cm("b", "2")]], ["5", "8"], [
+          first,
+          Stream.fail(new ClusterError.Gone({ message: "too old resource version" })),
+          Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("c", "9") })
+        ])
+        const events = yield* collect(3, { initialState: "stream", pageSize: 10 }).pipe(Effect.provide(s.layer))
+        expect(events.map(names)).toEqual(["Restarted[a]", "Restarted[b]", "Applied:c"])
+        // After the 410 it lists again: the fallback holds.
+        expect(streamed(s.calls).slice(0, 5)).toEqual(["watch@+initial", "list", "watch@5", "list", "watch@8"])
+      }))
+  fallsBack(
+    "refuses it (422, the WatchList feature off)",
+    Stream.fail(new ClusterError.Invalid({ message: "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden", status: 422, causes: [] }))
+  )
+  fallsBack(
+    "ignores it (a plain watch: a change before any end marker)",
+    Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("a", "1") }, { type: "MODIFIED", object: cm("a", "6") })
+  )
+  fallsBack(
+    "ignores it (a bookmark without the end marker)",
+    Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("a", "1") }, { type: "BOOKMARK", object: cm("", "6") })
+  )
+  fallsBack("ends the watch before marking the end of the initial events", Stream.make<Array<WatchEvent>>({ type: "ADDED", object: cm("a", "1") }))
+})
 
 describe("Watcher", () => {
   it.effect("lists every page, then watches from the list's resourceVersion with bookmarks", () =>
@@ -180,7 +263,7 @@ describe("Watcher", () => {
             watch: (_t: unknown, options: WatchOptions) =>
               accept ? Stream.unwrap(Effect.as(options.onOpen ?? Effect.void, Stream.never)) : Stream.never
           } as never)
-          const fiber = yield* Watcher.watch(Builtin.ConfigMap, { onState: (st) => Effect.sync(() => void states.push(st)) }).pipe(
+          const fiber = yield* Watcher.watch(Builtin.ConfigMap, { initialState: "list", onState: (st) => Effect.sync(() => void states.push(st)) }).pipe(
             Stream.runDrain,
             Effect.provide(layer),
             Effect.forkChild

@@ -7,7 +7,7 @@
  * Needs the envtest binaries (packages/envtest/scripts/envtest-assets.sh); set KUBEFX_ENVTEST=0 to switch it off.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Builtin, type Cluster } from "@kubefx/core"
+import { Builtin, Cluster } from "@kubefx/core"
 import { Effect, Stream } from "effect"
 import * as Differential from "./Differential.ts"
 import { Widget } from "../../testkit/test/FakeClusterFixtures.ts"
@@ -95,6 +95,48 @@ describe.runIf(process.env["KUBEFX_ENVTEST"] !== "0")("FakeCluster against kube-
             }),
             (es) => es.length >= 5
           ), sequence)
+        assert.deepStrictEqual(d.problems, [])
+      }), Differential.TIMEOUT)
+
+    it.effect("the state streamed by a watch (sendInitialEvents): ADDED per object, the end bookmark at the state's version, then changes; unmarked without bookmarks", () =>
+      Effect.gen(function*() {
+        const ns = "watch-initial"
+        const d = yield* Differential.make(ns)
+        yield* d.step("objects", (c) =>
+          Effect.all([
+            c.create(Builtin.ConfigMap, cm(ns, "b", { labels: { app: "web" } })),
+            c.create(Builtin.ConfigMap, cm(ns, "a", { labels: { app: "web" } })),
+            c.create(Builtin.ConfigMap, cm(ns, "c", { labels: { app: "db" } }))
+          ]), () => ({}))
+        yield* d.step("now", (c) => c.list(Builtin.ConfigMap, { namespace: ns }), () => ({}))
+        const initial = (options: Omit<Cluster.WatchOptions, "namespace">) => (c: Port) =>
+          Differential.watchWhile(
+            c.watch(Builtin.ConfigMap, { namespace: ns, allowBookmarks: true, sendInitialEvents: true, ...options }),
+            c.patch(Builtin.ConfigMap, { namespace: ns, name: "a" }, merge({ data: { v: String(Math.random()) } })),
+            (es) => es.some((e) => e.type === "MODIFIED")
+          )
+        const view = (events: ReadonlyArray<Cluster.WatchEvent>) => {
+          const end = events.findIndex(Cluster.isInitialEventsEnd)
+          const added = events.slice(0, Math.max(end, 0))
+          const after = events.slice(end + 1).filter((e) => e.type !== "BOOKMARK")
+          return {
+            // The real server's order of the initial objects is its cache's (by key), as the fake's.
+            initial: added.map((e) => `${e.type}:${e.object.metadata.name}`),
+            ended: end >= 0,
+            endAnnotations: events[end]?.object.metadata.annotations,
+            // The end bookmark's version is that of the state: no initial object is newer, the first change is.
+            endNotBeforeObjects: added.every((e) => rvOf(e) <= rvOf(events[end]!)),
+            changes: after.map((e) => `${e.type}:${e.object.metadata.name}`),
+            changeAfterEnd: after.every((e) => rvOf(e) > rvOf(events[end]!))
+          }
+        }
+        yield* d.step("from the newest state (\"\")", initial({ resourceVersion: "" }), view)
+        yield* d.step("no older than a version", (c, own) => initial({ resourceVersion: own("now").resourceVersion })(c), view)
+        yield* d.step("with a label selector", initial({ resourceVersion: "", labelSelector: "app=web" }), view)
+        // Accepted, but nothing marks the end of the state.
+        yield* d.step("without allowBookmarks: the state, unmarked", (c) =>
+          Stream.runCollect(c.watch(Builtin.ConfigMap, { namespace: ns, resourceVersion: "", sendInitialEvents: true, timeoutSeconds: 2 })), (es) =>
+          Array.from(es as Iterable<Cluster.WatchEvent>, (e) => `${e.type}:${e.object.metadata.name}`))
         assert.deepStrictEqual(d.problems, [])
       }), Differential.TIMEOUT)
 

@@ -233,13 +233,14 @@ const make = (options: Options) =>
         options.timeoutSeconds === undefined ? Random.nextIntBetween(300, 600) : Effect.succeed(options.timeoutSeconds),
         (totalSeconds) => {
           const namespace = type.namespaced && options.namespace ? options.namespace : undefined
-          const request = (resourceVersion: string, timeoutSeconds: number): Call => ({
+          const request = (resourceVersion: string, timeoutSeconds: number, initialEvents: boolean): Call => ({
             verb: "watch",
             method: "GET",
             path: collectionPath(type, namespace),
             query: {
               watch: 1,
               resourceVersion,
+              ...(initialEvents ? { sendInitialEvents: "true", resourceVersionMatch: "NotOlderThan" } : {}),
               allowWatchBookmarks: options.allowBookmarks === true ? "true" : undefined,
               timeoutSeconds,
               labelSelector: options.labelSelector,
@@ -248,9 +249,9 @@ const make = (options: Options) =>
             target: targetOf(type, namespace)
           })
           return Watch.resuming(
-            (resourceVersion, timeoutSeconds) =>
-              Watch.events(client, request(resourceVersion, timeoutSeconds), retrying(policy, "watch"), stallTimeout, options.onOpen),
-            { resourceVersion: options.resourceVersion, totalSeconds, requestSeconds }
+            (resourceVersion, timeoutSeconds, initialEvents) =>
+              Watch.events(client, request(resourceVersion, timeoutSeconds, initialEvents), retrying(policy, "watch"), stallTimeout, options.onOpen),
+            { resourceVersion: options.resourceVersion, totalSeconds, requestSeconds, initialEvents: options.sendInitialEvents === true }
           ) as Stream.Stream<Cluster.WatchEvent<any>, ClusterError.ClusterError>
         }
       ))

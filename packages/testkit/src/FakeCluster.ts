@@ -97,6 +97,8 @@ export interface Request {
   readonly name?: string
   readonly subresource?: "status"
   readonly dryRun: boolean
+  /** A watch that asked for the current state first (`sendInitialEvents`): it stands in for a list. */
+  readonly initialEvents?: true
   /** When the request arrived, in Clock milliseconds. */
   readonly time: number
 }
@@ -377,7 +379,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       call(writeRequest("list", type, { namespace: options.namespace }, {}), () => state.list(state.resolve(type), options) as any),
     watch: (type, options) =>
       Stream.unwrap(
-        call(writeRequest("watch", type, { namespace: options.namespace }, {}), () => state.resolve(type)).pipe(
+        call({ ...writeRequest("watch", type, { namespace: options.namespace }, {}), ...(options.sendInitialEvents === true ? { initialEvents: true } : {}) }, () => state.resolve(type)).pipe(
           Effect.map((info) => openWatch(state, watches, bookmarkInterval, info, options))
         )
       ) as any,

@@ -5,8 +5,7 @@
  *
  * @internal
  */
-import type { Cluster } from "@kubefx/core"
-import { ClusterError } from "@kubefx/core"
+import { Cluster, ClusterError } from "@kubefx/core"
 import { Clock, Duration, Effect, Result, Schedule, type Scope, Stream } from "effect"
 import * as Http from "./http.ts"
 import { type ApiClient, type Call, describeCall, transport } from "./client.ts"
@@ -82,6 +81,12 @@ export const events = (
 export interface Segments {
   /** Where the first request starts. */
   readonly resourceVersion: string
+  /**
+   * The first request begins with the initial events (`sendInitialEvents`): the objects' own versions are no
+   * resume point, so the next request follows only once the BOOKMARK that ends them has given one. A request
+   * that ends before it ends the stream, and the caller starts again.
+   */
+  readonly initialEvents?: boolean
   /** The stream ends (without error) once this long has passed since it started. */
   readonly totalSeconds: number
   /** The longest server timeout one request asks for. */
@@ -111,24 +116,27 @@ const resumable = (resourceVersion: string): boolean => resourceVersion !== "" &
  * Failures end the stream as they come.
  */
 export const resuming = <E>(
-  segment: (resourceVersion: string, timeoutSeconds: number) => Stream.Stream<Cluster.WatchEvent, E>,
+  segment: (resourceVersion: string, timeoutSeconds: number, initialEvents: boolean) => Stream.Stream<Cluster.WatchEvent, E>,
   plan: Segments
 ): Stream.Stream<Cluster.WatchEvent, E> =>
   Stream.unwrap(Effect.map(Clock.currentTimeMillis, (startedAt) => {
     const deadline = startedAt + plan.totalSeconds * 1000
     let resourceVersion = plan.resourceVersion
+    let initial = plan.initialEvents === true
     let again = false
     const next = Stream.unwrap(Effect.map(Clock.currentTimeMillis, (openedAt) =>
-      segment(resourceVersion, Math.max(1, Math.min(plan.requestSeconds, Math.round((deadline - openedAt) / 1000)))).pipe(
+      segment(resourceVersion, Math.max(1, Math.min(plan.requestSeconds, Math.round((deadline - openedAt) / 1000))), initial).pipe(
         Stream.tap((event) =>
           Effect.sync(() => {
+            if (initial && !Cluster.isInitialEventsEnd(event)) return
+            initial = false
             const rv = event.object.metadata.resourceVersion
             if (rv !== undefined && rv !== "") resourceVersion = rv
           })
         ),
         Stream.onEnd(Effect.map(Clock.currentTimeMillis, (endedAt) => {
           // Half a second or more left is worth one more (whole-second) request: the stream ends within ±0.5 s.
-          again = endedAt - openedAt >= 1000 && deadline - endedAt >= 500 && resumable(resourceVersion)
+          again = !initial && endedAt - openedAt >= 1000 && deadline - endedAt >= 500 && resumable(resourceVersion)
         }))
       )
     ))

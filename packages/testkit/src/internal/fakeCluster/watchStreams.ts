@@ -48,7 +48,8 @@ export const openWatch = (
   Stream.callback<Cluster.WatchEvent, ClusterError.ClusterError>((queue) =>
     Effect.gen(function*() {
       const w: OpenWatch = { info, queue, allowBookmarks: options.allowBookmarks === true, held: undefined }
-      const from = options.resourceVersion === "" || options.resourceVersion === "0"
+      // The initial events are the current state, whatever version was asked for.
+      const from = options.sendInitialEvents === true || options.resourceVersion === "" || options.resourceVersion === "0"
         ? undefined
         : Number(options.resourceVersion)
       // A watch from a future version waits, silently, for what comes after that version.

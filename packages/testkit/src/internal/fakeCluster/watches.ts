@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { Cluster } from "@kubefx/core"
+import { Cluster } from "@kubefx/core"
 import type { Obj } from "./model.ts"
 import { present, withRv } from "./objects.ts"
 import type { Matcher } from "./selector.ts"
@@ -62,7 +62,25 @@ export class Watches {
     const ns = info.type.namespaced ? options.namespace ?? "" : ""
     const sink: Sink = { info, namespace: ns, ...matchersFor(info, options), deliver }
     const replay: Array<Cluster.WatchEvent> = []
-    if (options.resourceVersion === "" || options.resourceVersion === "0") {
+    if (options.sendInitialEvents === true) {
+      if (options.resourceVersion !== "") parseRv(info, options.resourceVersion)
+      // The current state (no older than any version asked for: this store is always current), then the
+      // bookmark that ends it, at the version of that state.
+      for (const key of [...st.objects.keys()].sort()) {
+        const obj = st.objects.get(key)!
+        const ev = toEvent(sink, { rv: Number(obj.metadata.resourceVersion), type: "ADDED", key, object: obj, prev: undefined })
+        if (ev !== undefined) replay.push(ev)
+      }
+      // Without bookmarks kube-apiserver 1.37 still streams the state, but nothing marks where it ends.
+      if (options.allowBookmarks === true) replay.push({
+        type: "BOOKMARK",
+        object: {
+          apiVersion: info.type.apiVersion,
+          kind: info.type.kind,
+          metadata: { resourceVersion: String(this.store.rv), annotations: { [Cluster.initialEventsEndAnnotation]: "true" } }
+        }
+      })
+    } else if (options.resourceVersion === "" || options.resourceVersion === "0") {
       for (const key of [...st.objects.keys()].sort()) {
         const obj = st.objects.get(key)!
         const ev = toEvent(sink, { rv: Number(obj.metadata.resourceVersion), type: "ADDED", key, object: obj, prev: undefined })
