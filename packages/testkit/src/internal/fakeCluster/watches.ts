@@ -40,6 +40,17 @@ const toEvent = (sink: Sink, e: HistoryEvent): Cluster.WatchEvent | undefined =>
   return undefined
 }
 
+/** The objects in a watch's scope now, as ADDED events in key order (as the watch cache sends them). */
+const currentState = (sink: Sink, st: Storage): Array<Cluster.WatchEvent> => {
+  const events: Array<Cluster.WatchEvent> = []
+  for (const key of [...st.objects.keys()].sort()) {
+    const obj = st.objects.get(key)!
+    const ev = toEvent(sink, { rv: Number(obj.metadata.resourceVersion), type: "ADDED", key, object: obj, prev: undefined })
+    if (ev !== undefined) events.push(ev)
+  }
+  return events
+}
+
 /** @internal */
 export class Watches {
   private readonly store: Store
@@ -66,11 +77,7 @@ export class Watches {
       if (options.resourceVersion !== "") parseRv(info, options.resourceVersion)
       // The current state (no older than any version asked for: this store is always current), then the
       // bookmark that ends it, at the version of that state.
-      for (const key of [...st.objects.keys()].sort()) {
-        const obj = st.objects.get(key)!
-        const ev = toEvent(sink, { rv: Number(obj.metadata.resourceVersion), type: "ADDED", key, object: obj, prev: undefined })
-        if (ev !== undefined) replay.push(ev)
-      }
+      replay.push(...currentState(sink, st))
       // Without bookmarks kube-apiserver 1.37 still streams the state, but nothing marks where it ends.
       if (options.allowBookmarks === true) replay.push({
         type: "BOOKMARK",
@@ -81,11 +88,7 @@ export class Watches {
         }
       })
     } else if (options.resourceVersion === "" || options.resourceVersion === "0") {
-      for (const key of [...st.objects.keys()].sort()) {
-        const obj = st.objects.get(key)!
-        const ev = toEvent(sink, { rv: Number(obj.metadata.resourceVersion), type: "ADDED", key, object: obj, prev: undefined })
-        if (ev !== undefined) replay.push(ev)
-      }
+      replay.push(...currentState(sink, st))
     } else {
       const from = parseRv(info, options.resourceVersion)
       if (from < st.horizon) {
