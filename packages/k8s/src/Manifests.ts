@@ -246,7 +246,36 @@ export const rbac = (
 export type DeploymentOptions = Deployment.DeploymentOptions
 
 /**
- * The `NODE_OPTIONS` the generated Deployment sets unless `env` names it: a smaller V8 young generation.
+ * The container resources the generated Deployment asks for unless `resources` is given: requests of 100m CPU and
+ * 256Mi, a limit of 512Mi memory and none on CPU.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultResources: Deployment.Resources = Deployment.defaultResources
+
+/**
+ * The `NODE_OPTIONS` the generated Deployment sets for its container's resources (unless `env` names
+ * NODE_OPTIONS): a smaller V8 young generation, and with a memory limit an old space bounded at 75% of it, so
+ * that V8 grows the heap in small steps and a heap too large for the container fails with V8's report instead
+ * of an OOM kill. A limit that is no memory quantity, or leaves V8 under 64 MiB of heap, is a `ManifestError`.
+ *
+ * @example
+ * ```ts
+ * import { Manifests } from "@kubefx/k8s"
+ *
+ * // "--max-semi-space-size=4 --max-old-space-size=768"
+ * const options = Manifests.nodeOptions({ limits: { memory: "1Gi" } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const nodeOptions = (resources: Deployment.Resources | undefined): Effect.Effect<string, ManifestError> =>
+  attempt("NODE_OPTIONS", () => Deployment.nodeOptionsFor(resources))
+
+/**
+ * The `NODE_OPTIONS` of a Deployment generated with {@link defaultResources}.
  *
  * @since 0.1.0
  * @category constants
@@ -256,8 +285,9 @@ export const defaultNodeOptions: string = Deployment.defaultNodeOptions
 /**
  * A single-replica Deployment running the operator under its ServiceAccount (one replica, `Recreate`
  * strategy: one writer at a time). The pod runs as uid 65532 with a read-only root filesystem and no
- * capabilities; `POD_NAMESPACE` is set from the downward API, and `NODE_OPTIONS` to `--max-semi-space-size=4`
- * (a smaller V8 young generation: ~75 MiB less peak RSS for a few % of CPU) unless `env` names NODE_OPTIONS.
+ * capabilities; `POD_NAMESPACE` is set from the downward API. Without `resources` the container gets
+ * {@link defaultResources}, and `NODE_OPTIONS` is {@link nodeOptions} of its resources unless `env` names
+ * NODE_OPTIONS. A memory limit that is no quantity, or leaves V8 under 64 MiB of heap, is a `ManifestError`.
  *
  * @since 0.1.0
  * @category constructors

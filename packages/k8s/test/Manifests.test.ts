@@ -651,9 +651,10 @@ describe("Manifests.deployment", () => {
                 image: "registry.example.com/op:1.0",
                 env: [
                   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                  { name: "NODE_OPTIONS", value: "--max-semi-space-size=4" },
+                  { name: "NODE_OPTIONS", value: "--max-semi-space-size=4 --max-old-space-size=384" },
                   { name: "LOG_LEVEL", value: "Debug" }
                 ],
+                resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } }
               }]
             }
@@ -666,6 +667,42 @@ describe("Manifests.deployment", () => {
       expect(ownEnv).toEqual([{ name: "NODE_OPTIONS", value: "--max-old-space-size=256" }])
       const empty = yield* Effect.flip(Manifests.deployment({ name: "op", parent: Widget, children: [] }, { image: " " }))
       expect(empty.path).toBe("image")
+    }))
+
+  const containerOf = (d: Resource.KubeObject) => (d["spec"] as any).template.spec.containers[0] as {
+    readonly env: ReadonlyArray<{ readonly name: string; readonly value?: string }>
+    readonly resources?: unknown
+  }
+  const nodeOptionsOf = (d: Resource.KubeObject) => containerOf(d).env.find((e) => e.name === "NODE_OPTIONS")?.value
+
+  it.effect("bounds V8's old space at 75% of the container's memory limit, in any quantity form", () =>
+    Effect.gen(function*() {
+      const op = { name: "op", parent: Widget, children: [] }
+      const cases: ReadonlyArray<readonly [string, number]> = [["1Gi", 768], ["512Mi", 384], ["1G", 715], ["1e9", 715], ["2097152Ki", 1536], ["0.5Gi", 384], ["600000000", 429]]
+      for (const [memory, heap] of cases) {
+        const d = yield* Manifests.deployment(op, { image: "x", resources: { limits: { memory } } })
+        expect(nodeOptionsOf(d), memory).toBe(`--max-semi-space-size=4 --max-old-space-size=${heap}`)
+        expect(containerOf(d).resources).toStrictEqual({ limits: { memory } })
+        expect(yield* Manifests.nodeOptions({ limits: { memory } })).toBe(`--max-semi-space-size=4 --max-old-space-size=${heap}`)
+      }
+      // Resources without a memory limit: no heap bound (V8 sizes it from the machine).
+      const unbounded = yield* Manifests.deployment(op, { image: "x", resources: { requests: { memory: "1Gi" } } })
+      expect(nodeOptionsOf(unbounded)).toBe("--max-semi-space-size=4")
+      expect(Manifests.defaultNodeOptions).toBe(yield* Manifests.nodeOptions(Manifests.defaultResources))
+    }))
+
+  it.effect("refuses a memory limit that is no quantity or leaves V8 too little heap", () =>
+    Effect.gen(function*() {
+      const op = { name: "op", parent: Widget, children: [] }
+      for (const memory of ["lots", "512MB", "-1Gi", "0", "1.5.2Mi", ""]) {
+        const e = yield* Effect.flip(Manifests.deployment(op, { image: "x", resources: { limits: { memory } } }))
+        expect(e.path, memory).toBe("resources.limits.memory")
+        expect(e.message).toContain("is not a memory quantity")
+      }
+      const small = yield* Effect.flip(Manifests.deployment(op, { image: "x", resources: { limits: { memory: "64Mi" } } }))
+      expect(small.message).toContain("64Mi leaves V8 a heap of 48 MiB; a Node operator needs at least 86Mi")
+      expect(yield* Manifests.nodeOptions({ limits: { memory: "86Mi" } })).toBe("--max-semi-space-size=4 --max-old-space-size=64")
+      expect((yield* Effect.flip(Manifests.nodeOptions({ limits: { memory: "85Mi" } }))).path).toBe("resources.limits.memory")
     }))
 })
 
