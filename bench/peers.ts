@@ -17,7 +17,7 @@
  *   npm run bench -- --peers                           1,000 parents, 3 rounds; rewrites its section of bench/README.md
  *   npm run bench -- --peers --parents 10000 --repeat 1 --shapes conditions
  *     --repeat 3  --parents 1000  --idle-ms 60000  --resync-ms 30000  --concurrency 4  --clients 16
- *     --shapes conditions,no-conditions  --no-wave  --source (kubefx from the sources)  --no-write
+ *     --shapes conditions,no-conditions  --no-wave  --no-floor  --source (kubefx from the sources)  --no-write
  *   npm run bench -- --peers --render                  no measurement: rewrites the section from the runs kept
  *
  * Needs Go (the peer is built with `go build`, again only when its sources change) and the envtest binaries.
@@ -83,11 +83,14 @@ export const runPeersBench = (options: ApiserverOptions) =>
     const concurrency = options.concurrencies[0] ?? 4
     for (let round = 1; round <= options.repeat; round++) {
       const tag = options.repeat > 1 ? ` (round ${round}/${options.repeat})` : ""
-      console.log(`peers: floor, operator's writes, ${options.clients} clients${tag} ...`)
-      const floor = yield* measureFloor(options, "operator")
-      console.log(`  converged in ${s(floor.convergeMillis)} s, ${floor.writeCount} writes`)
-      floors.push(floor)
-      order.push("floor")
+      let floor: FloorResult | undefined
+      if (options.floor) {
+        console.log(`peers: floor, operator's writes, ${options.clients} clients${tag} ...`)
+        floor = yield* measureFloor(options, "operator")
+        console.log(`  converged in ${s(floor.convergeMillis)} s, ${floor.writeCount} writes`)
+        floors.push(floor)
+        order.push("floor")
+      }
       const contenders: ReadonlyArray<Contender> = round % 2 === 1 ? ["controller-runtime", "kubefx"] : ["kubefx", "controller-runtime"]
       for (const shape of options.shapes) {
         for (const contender of contenders) {

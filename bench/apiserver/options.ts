@@ -38,6 +38,8 @@ export interface ApiserverOptions {
   readonly wave: boolean
   /** The CRD shapes to measure the operators on (`bench/peers.ts`; `bench/apiserver.ts` uses the first). */
   readonly shapes: ReadonlyArray<CrdShape>
+  /** Measure the floor in each round of `bench/peers.ts` (`--no-floor`: skip it, e.g. at 10,000 parents). */
+  readonly floor: boolean
 }
 
 /**
@@ -86,6 +88,7 @@ export const parseApiserverArgs = (
     timeoutMillis: args.int("--timeout-ms", Math.max(300_000, parents * 90)),
     childMode: args.has("--source") ? "source" : "compiled",
     shapes: parseShapes(args.value("--shapes")),
-    wave: !args.has("--no-wave")
+    wave: !args.has("--no-wave"),
+    floor: !args.has("--no-floor")
   }
 }

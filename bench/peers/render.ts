@@ -138,6 +138,7 @@ const rerun = (r: PeersReport) => {
     o.repeat === 3 ? "" : ` --repeat ${o.repeat}`,
     o.shapes.length === 2 ? "" : ` --shapes ${o.shapes.join(",")}`,
     o.wave === false ? " --no-wave" : "",
+    o.floor === false ? " --no-floor" : "",
     o.idleMillis === 60_000 ? "" : ` --idle-ms ${o.idleMillis}`,
     o.childMode === "source" ? " --source" : ""
   ].join("")
