@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Builtin, Cluster, type Controller, Operator, Plan, type Resource, Watcher } from "@kubefx/core"
+import { Builtin, Child, Cluster, type Controller, Operator, Plan, type Resource, Watcher } from "@kubefx/core"
 import { ClientConfig, KubeCluster } from "@kubefx/k8s"
 import { Effect, Layer, Queue, Result } from "effect"
 import { createInterface } from "node:readline"
@@ -86,6 +86,8 @@ export interface OperatorOptions {
   readonly kubeconfig: string
   readonly concurrency: number
   readonly resyncMillis: number
+  /** The Deployment's update policy: the example's `apply`, or `replace`. */
+  readonly deploymentUpdate: "apply" | "replace"
 }
 
 /**
@@ -100,7 +102,12 @@ export const runOperator = (options: OperatorOptions) => {
   const counter: WarningCount = { warnings: 0 }
   return Effect.gen(function*() {
     const commands = yield* stdinCommands
-    const operator = Operator.make({ ...EchoOperator, maxConcurrency: options.concurrency, resyncPeriod: options.resyncMillis })
+    const operator = Operator.make({
+      ...EchoOperator,
+      children: [Child.of(Builtin.Deployment, { update: options.deploymentUpdate }), ...EchoOperator.children.filter((c) => c.type !== Builtin.Deployment)],
+      maxConcurrency: options.concurrency,
+      resyncPeriod: options.resyncMillis
+    })
     const cpuStart = process.cpuUsage()
     emit("STARTED", started())
     const controller = yield* Operator.run(operator)
@@ -228,7 +235,9 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   const writes = args.value("--writes") ?? "operator"
   if (writes !== "operator" && writes !== "classic") throw new Error(`--writes is "operator" or "classic", got ${JSON.stringify(writes)}`)
   if (role === "operator") {
-    return { role, options: { kubeconfig, concurrency: args.int("--concurrency", 4), resyncMillis: args.int("--resync-ms", 25_000) } } as const
+    const deploymentUpdate = args.value("--deployment-update") ?? "apply"
+    if (deploymentUpdate !== "apply" && deploymentUpdate !== "replace") throw new Error(`--deployment-update is "apply" or "replace", got ${JSON.stringify(deploymentUpdate)}`)
+    return { role, options: { kubeconfig, concurrency: args.int("--concurrency", 4), resyncMillis: args.int("--resync-ms", 25_000), deploymentUpdate } } as const
   }
   if (role === "floor") {
     return { role, options: { kubeconfig, writes, clients: args.int("--clients", 16), parents: args.int("--parents", 1000) } } as const

@@ -35,7 +35,7 @@ import type { Contender, FloorResult, OperatorResult } from "./apiserver/results
 import { readmePath, writeSection } from "./harness/readme.ts"
 import { dateLine, machineLine, seconds as s } from "./harness/render.ts"
 import { peersSection } from "./peers/render.ts"
-import { loadReports, type PeersReport, saveReport } from "./peers/report.ts"
+import { loadReports, type PeersReport, sameKind, saveReport } from "./peers/report.ts"
 
 /**
  * The options of a peers run from its command line: `bench/apiserver.ts`'s flags, with 4 workers, a 30 s
@@ -123,7 +123,7 @@ export const runPeersCommand = async (argv: ReadonlyArray<string>): Promise<void
   const report = await Effect.runPromise(runPeersBench(options))
   const write = !argv.includes("--no-write")
   if (write) console.log(`kept ${saveReport(report)}`)
-  const kept = write ? loadReports() : [...loadReports().filter((r) => r.options.parents !== report.options.parents), report]
+  const kept = write ? loadReports() : [...loadReports().filter((r) => !sameKind(r, report)), report]
   const section = peersSection(kept)
   console.log(`\n${section}`)
   if (write) {

@@ -173,7 +173,7 @@ const operatorCommand = (options: ApiserverOptions, run: OperatorRun, kubeconfig
       const node = nodeChildCommand(options.childMode, nodeArgs)
       return {
         file: node.file,
-        args: [...node.args, "--role", "operator", "--concurrency", String(run.concurrency), "--resync-ms", String(options.resyncMillis), "--kubeconfig", kubeconfig]
+        args: [...node.args, "--role", "operator", "--concurrency", String(run.concurrency), "--resync-ms", String(options.resyncMillis), "--deployment-update", options.deploymentUpdate, "--kubeconfig", kubeconfig]
       }
     })()
 

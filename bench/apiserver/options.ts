@@ -40,6 +40,11 @@ export interface ApiserverOptions {
   readonly shapes: ReadonlyArray<CrdShape>
   /** Measure the floor in each round of `bench/peers.ts` (`--no-floor`: skip it, e.g. at 10,000 parents). */
   readonly floor: boolean
+  /**
+   * The kubefx example's update policy for its Deployment (`--deployment-update replace`): `apply` as the example
+   * ships (server-side apply), or `replace` (create, then PUT), the verbs controller-runtime's `CreateOrUpdate` uses.
+   */
+  readonly deploymentUpdate: "apply" | "replace"
 }
 
 /**
@@ -60,6 +65,11 @@ const parseShapes = (raw: string | undefined): ReadonlyArray<CrdShape> => {
     if (shape !== "conditions" && shape !== "no-conditions") throw new Error(`--shapes takes conditions and/or no-conditions, got ${JSON.stringify(shape)}`)
   }
   return shapes as ReadonlyArray<CrdShape>
+}
+
+const parseDeploymentUpdate = (raw: string | undefined): "apply" | "replace" => {
+  if (raw === undefined || raw === "apply" || raw === "replace") return raw ?? "apply"
+  throw new Error(`--deployment-update takes apply or replace, got ${JSON.stringify(raw)}`)
 }
 
 const profileDir = fileURLToPath(new URL("../profiles", import.meta.url))
@@ -89,6 +99,7 @@ export const parseApiserverArgs = (
     childMode: args.has("--source") ? "source" : "compiled",
     shapes: parseShapes(args.value("--shapes")),
     wave: !args.has("--no-wave"),
-    floor: !args.has("--no-floor")
+    floor: !args.has("--no-floor"),
+    deploymentUpdate: parseDeploymentUpdate(args.value("--deployment-update"))
   }
 }

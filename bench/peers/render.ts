@@ -10,7 +10,7 @@ import type { Counts } from "../apiserver/requests.ts"
 import type { Contender, OperatorResult, PhaseRequests } from "../apiserver/results.ts"
 import { markers } from "../harness/readme.ts"
 import { seconds as s } from "../harness/render.ts"
-import { cachedObjects, kibPerObject, median, medianOf, type PeersReport } from "./report.ts"
+import { cachedObjects, kibPerObject, median, medianOf, type PeersReport, variantOf } from "./report.ts"
 
 const readVerbs = new Set(["get", "list", "watch"])
 const reads = (c: Counts) => c.get + c.list + c.watch
@@ -64,10 +64,10 @@ const mainTable = (r: PeersReport): string => {
     row("operator CPU, whole run (converge + wave + idle), s", "—", (o) => o.proc.totalCpuMs, sec),
     textRow("… converge / wave / idle, s", "—", (c) =>
       `${sec(m(c, (o) => o.proc.convergeCpuMs))} / ${sec(m(c, (o) => o.proc.updateCpuMs))} / ${sec(m(c, (o) => o.proc.idleCpuMs))}`),
-    row("reads during converge (GET + LIST + WATCH; API server's count)", `${median(r.floors.map((f) => f.readCount))}`, (o) => pr(o, "converge", reads), n0),
+    row("reads during converge (GET + LIST + WATCH; API server's count)", n0(median(r.floors.map((f) => f.readCount))), (o) => pr(o, "converge", reads), n0),
     textRow("… get / list / watch", "—", (c) => `${n0(m(c, (o) => pr(o, "converge", (x) => x.get)))} / ${n0(m(c, (o) => pr(o, "converge", (x) => x.list)))} / ${n0(m(c, (o) => pr(o, "converge", (x) => x.watch)))}`),
-    row("writes during converge (API server's count)", `${median(r.floors.map((f) => f.writeCount))}`, (o) => pr(o, "converge", writes), n0),
-    textRow("… by verb (median run)", "patch, apply, create, updateStatus: 1 per parent each", (c) => {
+    row("writes during converge (API server's count)", n0(median(r.floors.map((f) => f.writeCount))), (o) => pr(o, "converge", writes), n0),
+    textRow("… by verb (median run)", r.floors.length === 0 ? "—" : "patch, apply, create, updateStatus: 1 per parent each", (c) => {
       const o = medianRun(r, c, "conditions", (x) => pr(x, "converge", writes) ?? 0)
       return o === undefined ? "n/a" : byVerb(o.requests.converge.operator)
     }),
@@ -139,6 +139,7 @@ const rerun = (r: PeersReport) => {
     o.shapes.length === 2 ? "" : ` --shapes ${o.shapes.join(",")}`,
     o.wave === false ? " --no-wave" : "",
     o.floor === false ? " --no-floor" : "",
+    o.deploymentUpdate === "replace" ? " --deployment-update replace" : "",
     o.idleMillis === 60_000 ? "" : ` --idle-ms ${o.idleMillis}`,
     o.childMode === "source" ? " --source" : ""
   ].join("")
@@ -153,8 +154,10 @@ const rounds = (r: PeersReport) => (r.options.repeat === 1 ? "1 repetition" : `$
  * @since 0.1.0
  * @category report
  */
-export const peersSection = (reports: ReadonlyArray<PeersReport>): string => {
+export const peersSection = (kept: ReadonlyArray<PeersReport>): string => {
   const { start, end } = markers("peers")
+  const reports = kept.filter((r) => variantOf(r) === "apply")
+  const sameVerbs = kept.find((r) => variantOf(r) === "replace")
   const main = reports.find((r) => r.options.parents === 1000) ?? reports[0]
   if (main === undefined) return `${start}\n## kubefx against controller-runtime\n\nNot measured yet: \`npm run bench -- --peers\`.\n${end}`
   const largest = reports[reports.length - 1]!
@@ -171,7 +174,7 @@ export const peersSection = (reports: ReadonlyArray<PeersReport>): string => {
     `- Server: ${main.serverVersion} and etcd from envtest (\`scripts/envtest-assets.sh\`), on loopback, mTLS as an admin.`,
     `- Contenders: controller-runtime v0.25.3 (client-go v0.37.2, Go 1.26), \`bench/peers/controller-runtime/\`; kubefx's \`examples/echo-server\` operator, ${main.operators.find((o) => o.contender === "kubefx")?.mode === "source" ? "from the TypeScript sources (type stripping)" : "compiled JavaScript (`packages/*/dist` + `bench/.build/`)"}, Node ${process.version}. Both: 4 workers, resync ${s(main.options.resyncMillis)} s, logging at error/warn level only.`,
     `- Run order: ${main.order.join(" → ")}.`,
-    `- Rerun: \`${rerun(main)}\` from the repository root (${main.options.parents.toLocaleString("en-US")} parents, 3 repetitions); the 10,000 run: \`npm run bench -- --peers --parents 10000 --repeat 1 --shapes conditions\`. Flags: \`--parents N\`, \`--repeat K\`, \`--idle-ms\`, \`--resync-ms\`, \`--shapes conditions,no-conditions\`, \`--no-wave\`, \`--source\` (kubefx from the sources), \`--no-write\`. Each run is kept in \`bench/results/peers-<parents>.json\`.`,
+    `- Rerun: \`${rerun(main)}\` from the repository root (${main.options.parents.toLocaleString("en-US")} parents, 3 repetitions); the 10,000 run: \`npm run bench -- --peers --parents 10000 --repeat 1 --shapes conditions\`. Flags: \`--parents N\`, \`--repeat K\`, \`--idle-ms\`, \`--resync-ms\`, \`--shapes conditions,no-conditions\`, \`--no-wave\`, \`--no-floor\`, \`--deployment-update replace\` (the example's Deployment created and PUT, as controller-runtime does, instead of server-side applied), \`--source\` (kubefx from the sources), \`--no-write\`. Each run is kept in \`bench/results/peers-<parents>[-replace].json\`.`,
     "",
     `### ${main.options.parents.toLocaleString("en-US")} EchoServers (${rounds(main)})`,
     "",
@@ -188,6 +191,21 @@ export const peersSection = (reports: ReadonlyArray<PeersReport>): string => {
         `The ${scale.options.parents.toLocaleString("en-US")} run: \`${rerun(scale)}\`${scale.options.wave === false ? " (no spec-change wave)" : ""}${scale.options.idleMillis === 0 ? " (no idle phase)" : ""}; run order ${scale.order.join(" → ")}; load average at its start: ${scale.machine.split("load average at start ")[1] ?? "?"}.`,
         "",
         scaleTable(main, scale)
+      ]),
+    ...(sameVerbs === undefined
+      ? []
+      : [
+        "",
+        `### The same write verbs as controller-runtime (${sameVerbs.options.parents.toLocaleString("en-US")} EchoServers; ${rounds(sameVerbs)}, ${sameVerbs.date})`,
+        "",
+        "The example server-side applies its Deployment; controller-runtime's `CreateOrUpdate` creates it and then PUTs it,",
+        "which costs kube-apiserver less per request. Here the kubefx example's Deployment has the `replace` policy",
+        "(create, then PUT), so both operators make the same requests except the finalizer (kubefx: merge patch). One",
+        "difference stays: controller-runtime speaks protobuf to the API server for built-in types (its default for",
+        "Deployments and Services), kubefx speaks JSON.",
+        `\`${rerun(sameVerbs)}\`; run order ${sameVerbs.order.join(" → ")}.`,
+        "",
+        mainTable(sameVerbs)
       ]),
     "",
     "How to read this:",

@@ -69,17 +69,34 @@ export const cachedObjects = (parents: number): number => parents * 3
  */
 export const kibPerObject = (o: OperatorResult): number => ((o.proc.convergedRssMiB - o.proc.startRssMiB) * 1024) / cachedObjects(o.parents)
 
+/**
+ * The Deployment update policy a run gave the kubefx example (runs kept before the option existed: `apply`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const variantOf = (r: PeersReport): "apply" | "replace" => r.options.deploymentUpdate ?? "apply"
+
+/**
+ * Whether two runs are of the same size and variant (a new one replaces the kept one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sameKind = (a: PeersReport, b: PeersReport): boolean => a.options.parents === b.options.parents && variantOf(a) === variantOf(b)
+
 const resultsDir = fileURLToPath(new URL("../results", import.meta.url))
 
 /**
- * Keeps a run in `bench/results/peers-<parents>.json` (replacing the last run of that size).
+ * Keeps a run in `bench/results/peers-<parents>.json`, or `peers-<parents>-replace.json` for a run with
+ * `--deployment-update replace` (replacing the last run of that size and variant).
  *
  * @since 0.1.0
  * @category files
  */
 export const saveReport = (r: PeersReport): string => {
   mkdirSync(resultsDir, { recursive: true })
-  const file = join(resultsDir, `peers-${r.options.parents}.json`)
+  const file = join(resultsDir, `peers-${r.options.parents}${variantOf(r) === "replace" ? "-replace" : ""}.json`)
   writeFileSync(file, `${JSON.stringify(r, null, 1)}\n`)
   return file
 }
@@ -93,7 +110,7 @@ export const saveReport = (r: PeersReport): string => {
 export const loadReports = (): ReadonlyArray<PeersReport> => {
   if (!existsSync(resultsDir)) return []
   return readdirSync(resultsDir)
-    .filter((f) => /^peers-\d+\.json$/.test(f))
+    .filter((f) => /^peers-\d+(-replace)?\.json$/.test(f))
     .map((f) => JSON.parse(readFileSync(join(resultsDir, f), "utf8")) as PeersReport)
     .sort((a, b) => a.options.parents - b.options.parents)
 }
