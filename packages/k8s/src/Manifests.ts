@@ -286,7 +286,8 @@ export const defaultNodeOptions: string = Deployment.defaultNodeOptions
  * A single-replica Deployment running the operator under its ServiceAccount (one replica, `Recreate`
  * strategy: one writer at a time). The pod runs as uid 65532 with a read-only root filesystem and no
  * capabilities; `POD_NAMESPACE` is set from the downward API. Without `resources` the container gets
- * {@link defaultResources}, and `NODE_OPTIONS` is {@link nodeOptions} of its resources unless `env` names
+ * {@link defaultResources} (with `memoryLimit` as its memory limit, if given), and `NODE_OPTIONS` is
+ * {@link nodeOptions} of its resources unless `env` names
  * NODE_OPTIONS. A memory limit that is no quantity, or leaves V8 under 64 MiB of heap, is a `ManifestError`.
  *
  * @since 0.1.0

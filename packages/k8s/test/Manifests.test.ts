@@ -691,6 +691,23 @@ describe("Manifests.deployment", () => {
       expect(Manifests.defaultNodeOptions).toBe(yield* Manifests.nodeOptions(Manifests.defaultResources))
     }))
 
+  it.effect("memoryLimit: the default resources with another limit, the request no more than the limit", () =>
+    Effect.gen(function*() {
+      const op = { name: "op", parent: Widget, children: [] }
+      const big = yield* Manifests.deployment(op, { image: "x", memoryLimit: "1Gi" })
+      expect(containerOf(big).resources).toStrictEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } })
+      expect(nodeOptionsOf(big)).toBe("--max-semi-space-size=4 --max-old-space-size=768")
+      const small = yield* Manifests.deployment(op, { image: "x", memoryLimit: "128Mi" })
+      expect(containerOf(small).resources).toStrictEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } })
+      expect(nodeOptionsOf(small)).toBe("--max-semi-space-size=4 --max-old-space-size=96")
+      const both = yield* Effect.flip(Manifests.deployment(op, { image: "x", memoryLimit: "1Gi", resources: { limits: { memory: "1Gi" } } }))
+      expect(both.path).toBe("memoryLimit")
+      expect(both.message).toContain("give resources or a memory limit, not both")
+      const bad = yield* Effect.flip(Manifests.deployment(op, { image: "x", memoryLimit: "1GB" }))
+      expect(bad.path).toBe("memoryLimit")
+      expect((yield* Effect.flip(Manifests.deployment(op, { image: "x", memoryLimit: "64Mi" }))).path).toBe("resources.limits.memory")
+    }))
+
   it.effect("refuses a memory limit that is no quantity or leaves V8 too little heap", () =>
     Effect.gen(function*() {
       const op = { name: "op", parent: Widget, children: [] }
@@ -876,6 +893,17 @@ describe("kubefx manifests (CLI)", { timeout: 60_000 }, () => {
     expect(noImage.stderr).toContain("--only deployment needs --image")
     const argWithoutImage = await run("manifests", fixture, "--arg=-v")
     expect(argWithoutImage.stderr).toContain("--arg applies to the Deployment")
+
+    const bigger = await run("manifests", fixture, "--only", "deployment", "--image", "op:1", "--memory", "2Gi")
+    expect(bigger.code).toBe(0)
+    const container = ((loadAll(bigger.stdout) as Array<Resource.KubeObject>)[0]!["spec"] as any).template.spec.containers[0]
+    expect(container.resources).toStrictEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "2Gi" } })
+    expect(container.env).toContainEqual({ name: "NODE_OPTIONS", value: "--max-semi-space-size=4 --max-old-space-size=1536" })
+    const badMemory = await run("manifests", fixture, "--only", "deployment", "--image", "op:1", "--memory", "lots")
+    expect(badMemory.code).toBe(1)
+    expect(badMemory.stderr).toContain(`memoryLimit: "lots" is not a memory quantity`)
+    const memoryWithoutImage = await run("manifests", fixture, "--memory", "1Gi")
+    expect(memoryWithoutImage.stderr).toContain("--memory applies to the Deployment")
     const nothing = await run("manifests", fixture, "--export", "Widget", "--only", "rbac")
     expect(nothing.code).toBe(1)
     expect(nothing.stderr).toContain("nothing to generate: --only rbac but")

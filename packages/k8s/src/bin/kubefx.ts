@@ -34,6 +34,7 @@ Options:
                       Deployment go there (default: default)
   --image <image>     also generate a Deployment running each operator from <image>
   --arg=<arg>         an argument of the Deployment's container (repeatable), e.g. --arg=--in-cluster
+  --memory <limit>    the Deployment's memory limit (default 512Mi); V8's heap is bounded at 75% of it
   --leader-election   also grant leases for leader election
   --events            also grant creating events
   -h, --help          show this help
@@ -52,6 +53,7 @@ interface Args {
   readonly namespace: string
   readonly image: string | undefined
   readonly args: ReadonlyArray<string>
+  readonly memory: string | undefined
   readonly leaderElection: boolean
   readonly events: boolean
 }
@@ -70,6 +72,7 @@ const parse = (argv: ReadonlyArray<string>): Effect.Effect<Args | "help", CliErr
           namespace: { type: "string" },
           image: { type: "string" },
           arg: { type: "string", multiple: true },
+          memory: { type: "string" },
           "leader-election": { type: "boolean" },
           events: { type: "boolean" },
           help: { type: "boolean", short: "h" }
@@ -101,6 +104,9 @@ const parse = (argv: ReadonlyArray<string>): Effect.Effect<Args | "help", CliErr
       if (values.arg !== undefined && values.image === undefined) {
         return Effect.fail(new CliError({ message: `--arg applies to the Deployment: add --image\n\n${USAGE}` }))
       }
+      if (values.memory !== undefined && values.image === undefined) {
+        return Effect.fail(new CliError({ message: `--memory applies to the Deployment: add --image\n\n${USAGE}` }))
+      }
       return Effect.succeed({
         module,
         exports: values.export ?? [],
@@ -109,6 +115,7 @@ const parse = (argv: ReadonlyArray<string>): Effect.Effect<Args | "help", CliErr
         namespace: values.namespace ?? "default",
         image: values.image,
         args: values.arg ?? [],
+        memory: values.memory,
         leaderElection: values["leader-election"] === true,
         events: values.events === true
       })
@@ -227,7 +234,8 @@ const generate = (found: Found, args: Args): Effect.Effect<ReadonlyArray<Group>,
         const deployment = yield* Manifests.deployment(op, {
           image: args.image,
           namespace: args.namespace,
-          ...(args.args.length === 0 ? {} : { args: args.args })
+          ...(args.args.length === 0 ? {} : { args: args.args }),
+          ...(args.memory === undefined ? {} : { memoryLimit: args.memory })
         })
         groups.push({ file: `${op.name}.deployment.yaml`, objects: [deployment] })
       }

@@ -22,6 +22,11 @@ export interface DeploymentOptions {
     readonly requests?: Readonly<Record<string, string>>
     readonly limits?: Readonly<Record<string, string>>
   }
+  /**
+   * The default resources with this memory limit instead of 512Mi (the memory request is 256Mi, or the limit if
+   * that is less). Not with `resources`.
+   */
+  readonly memoryLimit?: string
 }
 
 export type Resources = NonNullable<DeploymentOptions["resources"]>
@@ -67,13 +72,27 @@ export const nodeOptionsFor = (resources: Resources | undefined): string => {
 /** The Node options of the Deployment generated with the default resources. */
 export const defaultNodeOptions = nodeOptionsFor(defaultResources)
 
+/** The container's resources: `resources` as given, else the defaults with `memoryLimit` if there is one. */
+const resourcesOf = (options: DeploymentOptions): Resources => {
+  if (options.memoryLimit === undefined) return options.resources ?? defaultResources
+  if (options.resources !== undefined) throw new Invalid("memoryLimit", "give resources or a memory limit, not both")
+  const limit = options.memoryLimit
+  const bytes = memoryBytes(limit)
+  if (bytes === undefined) throw new Invalid("memoryLimit", `${JSON.stringify(limit)} is not a memory quantity (e.g. 1Gi)`)
+  const request = defaultResources.requests!["memory"]!
+  return {
+    requests: { ...defaultResources.requests, memory: bytes < memoryBytes(request)! ? limit : request },
+    limits: { ...defaultResources.limits, memory: limit }
+  }
+}
+
 export const buildDeployment = (operator: OperatorDefinition, options: DeploymentOptions): Resource.KubeObject => {
   checkSubdomain(operator.name, "name", "operator name")
   if (options.image.trim() === "") throw new Invalid("image", "the image is empty")
   const namespace = options.namespace ?? "default"
   checkLabel(namespace, "namespace", "namespace")
   const labels = labelsOf(operator)
-  const resources = options.resources ?? defaultResources
+  const resources = resourcesOf(options)
   const nodeOptions = nodeOptionsFor(resources)
   const container = {
     name: "operator",
