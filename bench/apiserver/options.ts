@@ -68,7 +68,8 @@ const parseShapes = (raw: string | undefined): ReadonlyArray<CrdShape> => {
 }
 
 const parseDeploymentUpdate = (raw: string | undefined): "apply" | "replace" => {
-  if (raw === undefined || raw === "apply" || raw === "replace") return raw ?? "apply"
+  if (raw === undefined) return "apply"
+  if (raw === "apply" || raw === "replace") return raw
   throw new Error(`--deployment-update takes apply or replace, got ${JSON.stringify(raw)}`)
 }
 

@@ -45,7 +45,7 @@ const binarySuffixes: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 **
 const decimalSuffixes: Readonly<Record<string, number>> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 }
 
 /** A memory quantity (`512Mi`, `1G`, `536870912`, `5e8`) in bytes; undefined when it is not one. */
-export const memoryBytes = (quantity: string): number | undefined => {
+const memoryBytes = (quantity: string): number | undefined => {
   const m = /^(\d+(?:\.\d*)?|\.\d+)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E))?$/.exec(quantity.trim())
   if (m === null) return undefined
   const value = Number(m[1]) * (m[2] !== undefined ? Number(`1${m[2]}`) : binarySuffixes[m[3] ?? ""] ?? decimalSuffixes[m[3] ?? ""]!)
